@@ -1,0 +1,293 @@
+"""Tensor-in, tensor-out building blocks with the signatures the textbooks use.
+
+Every block takes a Keras tensor and returns one, so it composes with the functional
+API and with the user's own layers. Layer names are deterministic and derived from
+``name`` (``conv2_block1_1_conv``, ``inception_3a_1x1_conv``...): freezing, feature
+extraction and weight transfer by name rely on them.
+
+Example:
+    >>> from kerascnn.runtime import keras
+    >>> from kerascnn.blocks import inception
+    >>> x = keras.Input((28, 28, 192))
+    >>> y = inception(x, 64, 96, 128, 16, 32, 32, name="inception_3a")
+    >>> keras.Model(x, y).count_params(), y.shape[-1]
+    (163696, 256)
+"""
+
+from __future__ import annotations
+
+from kerascnn.errors import check_choice, check_int
+from kerascnn.heads import head_spec
+from kerascnn.runtime import is_mixed_precision, keras
+
+layers = keras.layers
+
+#: BatchNorm epsilon of keras.applications' ResNets (and close to torchvision's 1e-5), so
+#: weights transferred from either give the same outputs.
+BN_EPSILON = 1.001e-5
+STRIDE_PLACEMENTS = ("v1", "v1.5")
+
+
+def _activation_name(activation) -> str:
+    return activation if isinstance(activation, str) else getattr(activation, "__name__", "act")
+
+
+def _check_padding(padding):
+    if isinstance(padding, int) and not isinstance(padding, bool):
+        return check_int("padding", padding, minimum=0)
+    return check_choice("padding", padding, ("same", "valid"))
+
+
+def conv_bn_act(
+    x,
+    filters: int,
+    kernel_size=3,
+    strides=1,
+    padding="same",
+    batch_norm: bool = True,
+    activation="relu",
+    use_bias=None,
+    name: str | None = None,
+):
+    """Convolution, then BatchNorm, then activation: the order of the ResNet paper.
+
+    Args:
+        x: input tensor (channels last).
+        filters: output channels.
+        kernel_size, strides: as ``keras.layers.Conv2D``.
+        padding: ``"same"``, ``"valid"`` or an integer ``p``: ``p`` rows and columns of
+            zeros on every side, then a valid convolution, as PyTorch's ``padding=p``
+            (symmetric, unlike TensorFlow's "same" at stride 2).
+        batch_norm: add BatchNorm after the convolution.
+        activation: any Keras activation name, or None.
+        use_bias: None means "only without BatchNorm" (BatchNorm's beta makes a bias redundant).
+        name: prefix for the layers: ``{name}_pad``, ``{name}_conv``, ``{name}_bn``,
+            ``{name}_{activation}``.
+
+    Example:
+        >>> from kerascnn.runtime import keras
+        >>> x = keras.Input((32, 32, 3))
+        >>> y = conv_bn_act(x, 16, 3, name="stem")
+        >>> [l.name for l in keras.Model(x, y).layers[1:]]
+        ['stem_conv', 'stem_bn', 'stem_relu']
+    """
+    filters = check_int("filters", filters, minimum=1)
+    padding = _check_padding(padding)
+    prefix = name
+    if use_bias is None:
+        use_bias = not batch_norm
+
+    def named(suffix):
+        return f"{prefix}_{suffix}" if prefix else None
+
+    if isinstance(padding, int):
+        if padding:
+            x = layers.ZeroPadding2D(padding, name=named("pad"))(x)
+        padding = "valid"
+    x = layers.Conv2D(
+        filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias, name=named("conv")
+    )(x)
+    if batch_norm:
+        x = layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name=named("bn"))(x)
+    if activation is not None:
+        x = layers.Activation(activation, name=named(_activation_name(activation)))(x)
+    return x
+
+
+def inception(
+    hl,
+    filters_1x1: int,
+    filters_3x3_red: int,
+    filters_3x3: int,
+    filters_5x5_red: int,
+    filters_5x5: int,
+    filters_pool: int,
+    name: str | None = None,
+    batch_norm: bool = False,
+):
+    """The Inception module of GoogLeNet (Szegedy et al. 2014, figure 2b).
+
+    Four branches on the same input ``hl``, concatenated on channels: 1x1; 1x1 -> 3x3;
+    1x1 -> 5x5; 3x3 max pool (stride 1, "same") -> 1x1. Every convolution is followed by
+    ReLU (and by BatchNorm first when ``batch_norm=True``, the later "BN" variant).
+
+    Output channels: ``filters_1x1 + filters_3x3 + filters_5x5 + filters_pool``.
+
+    Example:
+        >>> from kerascnn.runtime import keras
+        >>> x = keras.Input((28, 28, 192))
+        >>> tuple(inception(x, 64, 96, 128, 16, 32, 32, name="inception_3a").shape)
+        (None, 28, 28, 256)
+    """
+    for argument, value in (
+        ("filters_1x1", filters_1x1),
+        ("filters_3x3_red", filters_3x3_red),
+        ("filters_3x3", filters_3x3),
+        ("filters_5x5_red", filters_5x5_red),
+        ("filters_5x5", filters_5x5),
+        ("filters_pool", filters_pool),
+    ):
+        check_int(argument, value, minimum=1)
+    prefix = name or "inception"
+
+    def conv(x, filters, size, suffix):
+        return conv_bn_act(x, filters, size, batch_norm=batch_norm, name=f"{prefix}_{suffix}")
+
+    branch_1x1 = conv(hl, filters_1x1, 1, "1x1")
+    branch_3x3 = conv(conv(hl, filters_3x3_red, 1, "3x3_reduce"), filters_3x3, 3, "3x3")
+    branch_5x5 = conv(conv(hl, filters_5x5_red, 1, "5x5_reduce"), filters_5x5, 5, "5x5")
+    pooled = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{prefix}_pool")(hl)
+    branch_pool = conv(pooled, filters_pool, 1, "pool_proj")
+    return layers.Concatenate(axis=-1, name=f"{prefix}_output")(
+        [branch_1x1, branch_3x3, branch_5x5, branch_pool]
+    )
+
+
+def se_block(x, ratio: int = 16, name: str | None = None):
+    """Squeeze-and-excitation (Hu et al. 2017): rescale each channel by a learned gate.
+
+    Squeeze: global average pooling to 1x1xC. Excitation: Dense(C // ratio) with ReLU,
+    then Dense(C) with sigmoid (both with biases, as the paper's FC layers). The gates
+    multiply the input. Stock layers only (no Lambda), so models save safely.
+    Adds ``2 * C * (C // ratio) + C // ratio + C`` parameters.
+
+    Example:
+        >>> from kerascnn.runtime import keras
+        >>> x = keras.Input((7, 7, 256))
+        >>> keras.Model(x, se_block(x, 16, name="se")).count_params()  # 2*256*16 + 16 + 256
+        8464
+    """
+    ratio = check_int("ratio", ratio, minimum=1)
+    channels = x.shape[-1]
+    hidden = max(1, channels // ratio)
+    prefix = name or "se"
+    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{prefix}_squeeze")(x)
+    s = layers.Dense(hidden, activation="relu", name=f"{prefix}_reduce")(s)
+    s = layers.Dense(channels, activation="sigmoid", name=f"{prefix}_expand")(s)
+    return layers.Multiply(name=f"{prefix}_excite")([x, s])
+
+
+def _shortcut(x, filters, strides, batch_norm, use_bias, prefix, force_projection=False):
+    """Identity when shapes match, else a 1x1 projection (option B of the ResNet paper)."""
+    if strides == 1 and x.shape[-1] == filters and not force_projection:
+        return x
+    return conv_bn_act(
+        x, filters, 1, strides=strides, batch_norm=batch_norm, activation=None,
+        use_bias=use_bias, name=f"{prefix}_0",
+    )
+
+
+def _residual_output(shortcut, residual, prefix):
+    x = layers.Add(name=f"{prefix}_add")([shortcut, residual])
+    return layers.Activation("relu", name=f"{prefix}_out")(x)
+
+
+def basic_block(
+    x,
+    filters: int,
+    strides: int = 1,
+    se_ratio: int | None = None,
+    batch_norm: bool = True,
+    use_bias=None,
+    name: str | None = None,
+):
+    """The two-3x3 residual block of ResNet-18/34 (He et al. 2015, figure 2).
+
+    ``3x3 conv (stride) -> BN -> ReLU -> 3x3 conv -> BN [-> SE] (+ shortcut) -> ReLU``.
+    The shortcut is the identity when shapes match, else a 1x1 convolution with stride
+    ``strides`` and BatchNorm. ``se_ratio`` adds an SE block on the residual branch.
+
+    Example:
+        >>> from kerascnn.runtime import keras
+        >>> x = keras.Input((56, 56, 64))
+        >>> keras.Model(x, basic_block(x, 64, name="conv2_block1")).count_params()  # 2*(9*64*64) + 2*(4*64) BN
+        74240
+    """
+    filters = check_int("filters", filters, minimum=1)
+    strides = check_int("strides", strides, minimum=1)
+    prefix = name or "block"
+    shortcut = _shortcut(x, filters, strides, batch_norm, use_bias, prefix)
+    stride_padding = 1 if strides > 1 else "same"
+    y = conv_bn_act(x, filters, 3, strides, stride_padding, batch_norm, "relu", use_bias, f"{prefix}_1")
+    y = conv_bn_act(y, filters, 3, 1, "same", batch_norm, None, use_bias, f"{prefix}_2")
+    if se_ratio:
+        y = se_block(y, se_ratio, name=f"{prefix}_se")
+    return _residual_output(shortcut, y, prefix)
+
+
+def bottleneck_block(
+    x,
+    filters: int,
+    strides: int = 1,
+    expansion: int = 4,
+    stride_in: str = "v1",
+    se_ratio: int | None = None,
+    batch_norm: bool = True,
+    use_bias=None,
+    name: str | None = None,
+):
+    """The 1x1-3x3-1x1 bottleneck of ResNet-50/101/152 (He et al. 2015, figure 5).
+
+    ``filters`` is the width of the 3x3 convolution; the block outputs
+    ``expansion * filters`` channels. ``stride_in="v1"`` puts the stride in the first 1x1
+    convolution (the paper, keras.applications); ``"v1.5"`` puts it in the 3x3 (torchvision,
+    NVIDIA): same parameters, about 0.23 GMACs more for ResNet-50 and a little more accurate.
+
+    Example:
+        >>> from kerascnn.runtime import keras
+        >>> x = keras.Input((56, 56, 64))
+        >>> y = bottleneck_block(x, 64, name="conv2_block1")
+        >>> tuple(y.shape), keras.Model(x, y).count_params()
+        ((None, 56, 56, 256), 76288)
+    """
+    filters = check_int("filters", filters, minimum=1)
+    strides = check_int("strides", strides, minimum=1)
+    expansion = check_int("expansion", expansion, minimum=1)
+    check_choice("stride_in", stride_in, STRIDE_PLACEMENTS)
+    prefix = name or "block"
+    out_filters = expansion * filters
+    shortcut = _shortcut(x, out_filters, strides, batch_norm, use_bias, prefix)
+    first_stride, middle_stride = (strides, 1) if stride_in == "v1" else (1, strides)
+    middle_padding = 1 if middle_stride > 1 else "same"
+    y = conv_bn_act(x, filters, 1, first_stride, "valid", batch_norm, "relu", use_bias, f"{prefix}_1")
+    y = conv_bn_act(y, filters, 3, middle_stride, middle_padding, batch_norm, "relu", use_bias, f"{prefix}_2")
+    y = conv_bn_act(y, out_filters, 1, 1, "valid", batch_norm, None, use_bias, f"{prefix}_3")
+    if se_ratio:
+        y = se_block(y, se_ratio, name=f"{prefix}_se")
+    return _residual_output(shortcut, y, prefix)
+
+
+def classifier_head(
+    x,
+    num_classes: int,
+    classifier_activation="auto",
+    task: str = "classification",
+    pooling: str | None = None,
+    dropout: float | None = None,
+    name: str = "predictions",
+):
+    """The last layers every kerascnn model shares: [pooling] -> [dropout] -> Dense.
+
+    ``pooling`` is ``"avg"``, ``"max"``, ``"flatten"`` or None (input already flat);
+    the activation follows :func:`kerascnn.heads.head_spec`. Under a mixed-precision
+    policy the Dense layer computes in float32, so the probabilities stay accurate.
+
+    Example:
+        >>> from kerascnn.runtime import keras
+        >>> x = keras.Input((7, 7, 512))
+        >>> y = classifier_head(x, 10, pooling="avg")
+        >>> keras.Model(x, y).count_params()  # 512*10 + 10
+        5130
+    """
+    spec = head_spec(num_classes, task, classifier_activation)
+    check_choice("pooling", pooling, (None, "avg", "max", "flatten"))
+    if pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    elif pooling == "flatten":
+        x = layers.Flatten(name="flatten")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    dtype = "float32" if is_mixed_precision() else None
+    return layers.Dense(spec.units, activation=spec.activation, dtype=dtype, name=name)(x)

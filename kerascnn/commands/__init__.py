@@ -1,0 +1,1 @@
+"""Subcommands of the ``kerascnn`` command, one module each (see :mod:`kerascnn.cli`)."""

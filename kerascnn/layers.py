@@ -1,0 +1,59 @@
+"""The few custom layers kerascnn needs, registered so saved models load with ``safe_mode``.
+
+Example:
+    >>> import numpy as np
+    >>> from kerascnn.layers import LocalResponseNormalization
+    >>> tuple(LocalResponseNormalization()(np.ones((1, 2, 2, 8), "float32")).shape)
+    (1, 2, 2, 8)
+"""
+
+from __future__ import annotations
+
+from kerascnn.runtime import keras, ops
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class LocalResponseNormalization(keras.layers.Layer):
+    """Local response normalization across channels (Krizhevsky et al. 2012, section 3.3).
+
+    ``b[c] = a[c] / (bias + alpha * sum(a[c']**2 for c' within depth_radius of c)) ** beta``
+
+    The defaults are the paper's (n = 5 neighbouring channels, k = 2, alpha = 1e-4,
+    beta = 0.75); ``alpha`` multiplies the plain sum, as in ``tf.nn.local_response_normalization``
+    (PyTorch divides it by n). Written with backend-neutral ops, so it runs on TensorFlow,
+    JAX and Keras 2 alike; it has no weights.
+
+    Example:
+        >>> layer = LocalResponseNormalization(depth_radius=2)
+        >>> layer.get_config()["depth_radius"]
+        2
+    """
+
+    def __init__(self, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(depth_radius, bool) or not isinstance(depth_radius, int) or depth_radius < 0:
+            raise ValueError(f"depth_radius must be an integer >= 0, got {depth_radius!r}.")
+        self.depth_radius = depth_radius
+        self.bias = float(bias)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+
+    def call(self, inputs):
+        channels = inputs.shape[-1]
+        radius = self.depth_radius
+        squared = ops.pad(ops.square(inputs), [[0, 0], [0, 0], [0, 0], [radius, radius]])
+        window_sum = squared[..., 0:channels]
+        for offset in range(1, 2 * radius + 1):
+            window_sum = window_sum + squared[..., offset : offset + channels]
+        return inputs / ops.power(self.bias + self.alpha * window_sum, self.beta)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha, beta=self.beta)
+        return config
+
+
+CUSTOM_OBJECTS = {"LocalResponseNormalization": LocalResponseNormalization}

@@ -1,0 +1,44 @@
+"""The `kerascnn` command: help lists only working subcommands; errors exit 2 in one line."""
+
+import subprocess
+import sys
+
+import pytest
+
+from kerascnn import cli
+
+pytestmark = pytest.mark.tensorflow_only
+
+
+def test_help_lists_the_subcommands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("list", "summary"):
+        assert command in out
+
+
+def test_list_prints_models_and_counts(capsys):
+    assert cli.main(["list", "lenet*"]) == 0
+    out = capsys.readouterr().out
+    assert "lenet5" in out and "61,706" in out
+
+
+def test_summary_checks_the_card(capsys):
+    assert cli.main(["summary", "lenet5"]) == 0
+    out = capsys.readouterr().out
+    assert "c5_conv" in out and "matches the card" in out
+
+
+def test_unknown_model_is_one_line_exit_2(capsys):
+    assert cli.main(["summary", "lenet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Did you mean 'lenet5'" in err
+
+
+def test_console_script_runs():
+    result = subprocess.run([sys.executable, "-m", "kerascnn.cli", "list", "--json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert '"name": "lenet5"' in result.stdout
