@@ -1,6 +1,6 @@
 """kerascnn: the classic convolutional networks for Keras, exact to their papers.
 
-Example:
+Examples:
     >>> import kerascnn
     >>> model = kerascnn.build("lenet5")
     >>> model.count_params() == kerascnn.model_card("lenet5").params

@@ -5,7 +5,7 @@ API and with the user's own layers. Layer names are deterministic and derived fr
 ``name`` (``conv2_block1_1_conv``, ``inception_3a_1x1_conv``...): freezing, feature
 extraction and weight transfer by name rely on them.
 
-Example:
+Examples:
     >>> from kerascnn.runtime import keras
     >>> from kerascnn.blocks import inception
     >>> x = keras.Input((28, 28, 192))
@@ -64,7 +64,7 @@ def conv_bn_act(
         name: prefix for the layers: ``{name}_pad``, ``{name}_conv``, ``{name}_bn``,
             ``{name}_{activation}``.
 
-    Example:
+    Examples:
         >>> from kerascnn.runtime import keras
         >>> x = keras.Input((32, 32, 3))
         >>> y = conv_bn_act(x, 16, 3, name="stem")
@@ -113,7 +113,7 @@ def inception(
 
     Output channels: ``filters_1x1 + filters_3x3 + filters_5x5 + filters_pool``.
 
-    Example:
+    Examples:
         >>> from kerascnn.runtime import keras
         >>> x = keras.Input((28, 28, 192))
         >>> tuple(inception(x, 64, 96, 128, 16, 32, 32, name="inception_3a").shape)
@@ -151,7 +151,7 @@ def se_block(x, ratio: int = 16, name: str | None = None):
     multiply the input. Stock layers only (no Lambda), so models save safely.
     Adds ``2 * C * (C // ratio) + C // ratio + C`` parameters.
 
-    Example:
+    Examples:
         >>> from kerascnn.runtime import keras
         >>> x = keras.Input((7, 7, 256))
         >>> keras.Model(x, se_block(x, 16, name="se")).count_params()  # 2*256*16 + 16 + 256
@@ -197,7 +197,7 @@ def basic_block(
     The shortcut is the identity when shapes match, else a 1x1 convolution with stride
     ``strides`` and BatchNorm. ``se_ratio`` adds an SE block on the residual branch.
 
-    Example:
+    Examples:
         >>> from kerascnn.runtime import keras
         >>> x = keras.Input((56, 56, 64))
         >>> keras.Model(x, basic_block(x, 64, name="conv2_block1")).count_params()  # 2*(9*64*64) + 2*(4*64) BN
@@ -233,7 +233,7 @@ def bottleneck_block(
     convolution (the paper, keras.applications); ``"v1.5"`` puts it in the 3x3 (torchvision,
     NVIDIA): same parameters, about 0.23 GMACs more for ResNet-50 and a little more accurate.
 
-    Example:
+    Examples:
         >>> from kerascnn.runtime import keras
         >>> x = keras.Input((56, 56, 64))
         >>> y = bottleneck_block(x, 64, name="conv2_block1")
@@ -272,7 +272,7 @@ def classifier_head(
     the activation follows :func:`kerascnn.heads.head_spec`. Under a mixed-precision
     policy the Dense layer computes in float32, so the probabilities stay accurate.
 
-    Example:
+    Examples:
         >>> from kerascnn.runtime import keras
         >>> x = keras.Input((7, 7, 512))
         >>> y = classifier_head(x, 10, pooling="avg")

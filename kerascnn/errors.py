@@ -4,7 +4,7 @@ Each check raises a ``ValueError`` (or ``TypeError``) whose message names the ar
 the value received and what would be accepted, so that bad input never surfaces as a
 traceback from deep inside TensorFlow.
 
-Example:
+Examples:
     >>> from kerascnn.errors import check_choice
     >>> check_choice("pooling", "avg", ("avg", "max", None))
     'avg'
@@ -82,7 +82,7 @@ def check_input_shape(
     ``min_size`` is the smallest side (or ``(height, width)``) the architecture accepts:
     below it some layer would produce an empty feature map.
 
-    Example:
+    Examples:
         >>> check_input_shape((224, 224, 3), 32, "vgg16")
         (224, 224, 3)
     """

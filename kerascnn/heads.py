@@ -12,7 +12,7 @@ multi-class, one-hot labels   softmax      categorical cross-entropy       accur
 ``classifier_activation=None`` keeps logits; the loss is then built with
 ``from_logits=True`` (and binary accuracy thresholds at 0), so training stays correct.
 
-Example:
+Examples:
     >>> from kerascnn.heads import head_spec
     >>> head_spec(1).activation, head_spec(10).activation, head_spec(1, task="regression").activation
     ('sigmoid', 'softmax', 'linear')
@@ -82,7 +82,7 @@ def head_spec(
 ) -> HeadSpec:
     """Decide the last layer's units and activation, validating every argument.
 
-    Example:
+    Examples:
         >>> head_spec(10, classifier_activation=None).from_logits
         True
     """
@@ -120,7 +120,7 @@ def head_spec(
 def make_optimizer(optimizer="adam", learning_rate=None):
     """A Keras optimizer from a name (``"adam"``, ``"sgd"``, ...) or an optimizer instance.
 
-    Example:
+    Examples:
         >>> make_optimizer("sgd", 0.1).__class__.__name__
         'SGD'
     """

@@ -1,6 +1,6 @@
 """The few custom layers kerascnn needs, registered so saved models load with ``safe_mode``.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from kerascnn.layers import LocalResponseNormalization
     >>> tuple(LocalResponseNormalization()(np.ones((1, 2, 2, 8), "float32")).shape)
@@ -23,7 +23,7 @@ class LocalResponseNormalization(keras.layers.Layer):
     (PyTorch divides it by n). Written with backend-neutral ops, so it runs on TensorFlow,
     JAX and Keras 2 alike; it has no weights.
 
-    Example:
+    Examples:
         >>> layer = LocalResponseNormalization(depth_radius=2)
         >>> layer.get_config()["depth_radius"]
         2

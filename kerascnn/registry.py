@@ -6,7 +6,7 @@ published operation count and accuracy, where each figure comes from, and the sm
 input the architecture accepts. One function can be registered under several names with
 different bound arguments (``vgg16`` and ``vgg16_bn``).
 
-Example:
+Examples:
     >>> import kerascnn
     >>> "lenet5" in kerascnn.list_models("lenet*")
     True
@@ -78,7 +78,7 @@ def register(name: str, *, defaults: dict | None = None, **card_fields) -> Calla
     ``defaults`` are keyword arguments bound for this name (``batch_norm=True`` for
     ``vgg16_bn``); the remaining keywords are :class:`ModelCard` fields.
 
-    Example:
+    Examples:
         >>> from kerascnn.registry import register
         >>> @register("tiny_example", family="example", description="doc example",
         ...           input_shape=(8, 8, 1), min_input_size=(1, 1), num_classes=2)
@@ -113,7 +113,7 @@ def _check_name(name) -> str:
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell wildcard pattern, sorted.
 
-    Example:
+    Examples:
         >>> from kerascnn import list_models
         >>> list_models("lenet?")
         ['lenet5']
@@ -126,7 +126,7 @@ def list_models(pattern: str = "*") -> list[str]:
 def model_card(name: str) -> ModelCard:
     """The reference card of a registered model.
 
-    Example:
+    Examples:
         >>> from kerascnn import model_card
         >>> model_card("lenet5").input_shape
         (32, 32, 1)
@@ -142,7 +142,7 @@ def get_builder(name: str) -> Callable:
 def build(model_name: str, /, **kwargs):
     """Build a registered model by name; keyword arguments go to its builder.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> kerascnn.build("lenet5").count_params()
         61706

@@ -10,7 +10,7 @@ Every other module writes ``from kerascnn.runtime import keras`` and uses only t
 two runtimes share, so a model built by kerascnn is always a model of the user's
 ``tf.keras`` and composes with their own layers.
 
-Example:
+Examples:
     >>> from kerascnn import runtime
     >>> runtime.NAME in ("keras3", "tf_keras")
     True
@@ -62,7 +62,7 @@ class RuntimeMismatchError(RuntimeError):
 def require_legacy(feature: str) -> None:
     """Raise a clear error unless kerascnn runs on Keras 2 (tf-keras).
 
-    Example:
+    Examples:
         >>> from kerascnn import runtime
         >>> if runtime.NAME == "keras3":
         ...     try:
@@ -87,7 +87,7 @@ def require_legacy(feature: str) -> None:
 def require_keras3(feature: str, backend: str | None = None) -> None:
     """Raise a clear error unless kerascnn runs on Keras 3 (optionally on ``backend``).
 
-    Example:
+    Examples:
         >>> from kerascnn import runtime
         >>> runtime.require_keras3("anything") if runtime.IS_KERAS3 else None
     """

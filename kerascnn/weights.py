@@ -3,7 +3,7 @@
 A failed load is always an exception: kerascnn never hands back a model with random
 weights when pretrained ones were asked for.
 
-Example:
+Examples:
     >>> import kerascnn
     >>> model = kerascnn.lenet5(weights=None)  # random initialisation, on purpose
 """

@@ -5,7 +5,9 @@ from the blocks, then either add its own classifier top or the features-only poo
 (:func:`features_or_top`) and hand over to :func:`finish`, which wraps the tensors in a
 ``keras.Model``, loads weights and compiles by the conventions of :mod:`kerascnn.heads`.
 
-Example (a complete, tiny builder):
+A complete, tiny builder:
+
+Examples:
     >>> from kerascnn.models import base
     >>> from kerascnn.runtime import keras
     >>> def tiny(input_shape=(8, 8, 1), num_classes=None, include_top=True, **options):

@@ -33,7 +33,7 @@ def lenet5(input_shape=(32, 32, 1), num_classes=None, include_top=True, **option
     ``num_classes`` defaults to 10. Inputs larger than 32x32 give C5 a spatial extent,
     which the top flattens. ``include_top=False`` returns C5's feature map.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> model = kerascnn.lenet5()
         >>> model.count_params(), tuple(model.output.shape)
