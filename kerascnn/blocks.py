@@ -104,6 +104,7 @@ def inception(
     filters_pool: int,
     name: str | None = None,
     batch_norm: bool = False,
+    kernel_5x5: int = 5,
 ):
     """The Inception module of GoogLeNet (Szegedy et al. 2014, figure 2b).
 
@@ -112,6 +113,7 @@ def inception(
     ReLU (and by BatchNorm first when ``batch_norm=True``, the later "BN" variant).
 
     Output channels: ``filters_1x1 + filters_3x3 + filters_5x5 + filters_pool``.
+    ``kernel_5x5`` is the kernel of the "5x5" branch (torchvision's GoogLeNet uses 3).
 
     Examples:
         >>> from kerascnn.runtime import keras
@@ -128,6 +130,7 @@ def inception(
         ("filters_pool", filters_pool),
     ):
         check_int(argument, value, minimum=1)
+    kernel_5x5 = check_int("kernel_5x5", kernel_5x5, minimum=1)
     prefix = name or "inception"
 
     def conv(x, filters, size, suffix):
@@ -135,7 +138,7 @@ def inception(
 
     branch_1x1 = conv(hl, filters_1x1, 1, "1x1")
     branch_3x3 = conv(conv(hl, filters_3x3_red, 1, "3x3_reduce"), filters_3x3, 3, "3x3")
-    branch_5x5 = conv(conv(hl, filters_5x5_red, 1, "5x5_reduce"), filters_5x5, 5, "5x5")
+    branch_5x5 = conv(conv(hl, filters_5x5_red, 1, "5x5_reduce"), filters_5x5, kernel_5x5, "5x5")
     pooled = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{prefix}_pool")(hl)
     branch_pool = conv(pooled, filters_pool, 1, "pool_proj")
     return layers.Concatenate(axis=-1, name=f"{prefix}_output")(
