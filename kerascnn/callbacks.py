@@ -1,0 +1,305 @@
+"""Training callbacks: the default set (early stopping, learning-rate plateaus) and resume-safe loggers.
+
+:func:`default_callbacks` is what ``kerascnn train`` and ``kerascnn finetune`` use:
+``EarlyStopping(monitor="val_loss", patience=7, restore_best_weights=True)`` and
+``ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-5)``, plus, on
+request, a history CSV, the best model, TensorBoard logs and ``BackupAndRestore``. Every
+callback comes from :mod:`kerascnn.runtime`'s Keras, so a Keras 2 model gets Keras 2 callbacks.
+
+Two callbacks of kerascnn's own replace Keras' ``CSVLogger`` and ``ModelCheckpoint`` because
+a run must survive ``SIGKILL`` at any moment:
+
+* :class:`HistoryCSV` rewrites the whole CSV atomically after each epoch, and when training
+  resumes at epoch *k* it drops the rows of epochs >= *k* first, so every epoch appears once;
+* :class:`BestModelCheckpoint` saves the best model to a temporary name and renames it, and
+  remembers the best value in ``<path>.best.json`` so that a resumed run keeps comparing
+  against the best epoch before the interruption.
+
+Both are placed *before* ``BackupAndRestore`` in the list: an epoch is recorded before the
+backup declares it done, so an interruption between the two repeats the epoch (and replaces
+its row) instead of losing it.
+
+Example:
+    >>> from kerascnn.callbacks import default_callbacks
+    >>> [type(c).__name__ for c in default_callbacks()]
+    ['EarlyStopping', 'ReduceLROnPlateau']
+    >>> [type(c).__name__ for c in default_callbacks(patience=None, csv_path="/tmp/h.csv")]
+    ['HistoryCSV', 'ReduceLROnPlateau']
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+
+import numpy as np
+
+from kerascnn.errors import check_choice, check_int
+from kerascnn.runtime import IS_KERAS3, keras
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
+
+    Example:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> atomic_write_text(os.path.join(folder, "a.txt"), "hello")
+        >>> open(os.path.join(folder, "a.txt")).read(), sorted(os.listdir(folder))
+        ('hello', ['a.txt'])
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def _number(value):
+    try:
+        return float(np.asarray(value))
+    except (TypeError, ValueError):
+        return value
+
+
+def current_learning_rate(model) -> float | None:
+    """The learning rate the model's optimizer uses now (schedules evaluated at this step)."""
+    optimizer = getattr(model, "optimizer", None)
+    rate = getattr(optimizer, "learning_rate", None)
+    if rate is None:
+        return None
+    if callable(rate) and not hasattr(rate, "numpy") and not hasattr(rate, "value"):
+        rate = rate(optimizer.iterations)
+    try:
+        return float(np.asarray(keras.backend.get_value(rate) if not IS_KERAS3 else rate))
+    except (TypeError, ValueError):
+        return None
+
+
+def read_history(path: str) -> list[dict]:
+    """The rows of a history CSV written by :class:`HistoryCSV` (numbers parsed), [] if absent.
+
+    Example:
+        >>> read_history("/nonexistent/history.csv")
+        []
+    """
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    parsed = []
+    for row in rows:
+        parsed.append({key: _parse(value) for key, value in row.items() if key is not None})
+    return parsed
+
+
+def _parse(text):
+    if text in (None, ""):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text and "e" not in text else number
+
+
+def history_to_csv(rows: list[dict]) -> str:
+    """Render history rows (dicts with an ``epoch`` key) as CSV text, columns in first-seen order."""
+    columns = ["epoch"]
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: ("" if row.get(key) is None else row[key]) for key in columns})
+    return buffer.getvalue()
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """Log each epoch's metrics (and learning rate) to a CSV, atomically and resume-safely.
+
+    Unlike ``keras.callbacks.CSVLogger(append=True)``, a resumed run never duplicates an
+    epoch: at the first epoch of a ``fit`` call, rows of that epoch and later are dropped.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "history.csv")
+        >>> logger = HistoryCSV(path)
+        >>> logger.on_epoch_begin(0); logger.on_epoch_end(0, {"loss": 0.5})
+        >>> logger.on_epoch_begin(1); logger.on_epoch_end(1, {"loss": 0.25})
+        >>> resumed = HistoryCSV(path)          # a new process resuming at epoch 1
+        >>> resumed.on_epoch_begin(1); resumed.on_epoch_end(1, {"loss": 0.2})
+        >>> [(row["epoch"], row["loss"]) for row in read_history(path)]
+        [(0, 0.5), (1, 0.2)]
+    """
+
+    def __init__(self, path: str, learning_rate: bool = True):
+        super().__init__()
+        self.path = path
+        self.learning_rate = learning_rate
+        self._rows = None
+
+    def on_train_begin(self, logs=None):
+        self._rows = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._rows is None:
+            self._rows = [row for row in read_history(self.path)
+                          if isinstance(row.get("epoch"), int) and row["epoch"] < epoch]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._rows is None:
+            self.on_epoch_begin(epoch)
+        row = {"epoch": int(epoch)}
+        for key, value in (logs or {}).items():
+            row[key] = _number(value)
+        if self.learning_rate and "learning_rate" not in row and "lr" not in row:
+            rate = current_learning_rate(getattr(self, "model", None))
+            if rate is not None:
+                row["learning_rate"] = rate
+        self._rows = [r for r in self._rows if r["epoch"] != epoch] + [row]
+        atomic_write_text(self.path, history_to_csv(self._rows))
+
+
+def _better(mode: str, monitor: str):
+    if mode == "auto":
+        mode = "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
+    return (lambda new, best: new > best) if mode == "max" else (lambda new, best: new < best)
+
+
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Save the whole model whenever ``monitor`` improves; atomic, and resume-aware.
+
+    The model goes to a temporary ``.keras`` file that is renamed over ``path``; the best
+    value and its epoch go to ``<path>.best.json``, read back when training resumes.
+
+    Example:
+        >>> checkpoint = BestModelCheckpoint("/tmp/never_written.keras")
+        >>> checkpoint.best is None, checkpoint.monitor
+        (True, 'val_loss')
+    """
+
+    def __init__(self, path: str, monitor: str = "val_loss", mode: str = "auto", verbose: int = 0):
+        super().__init__()
+        check_choice("mode", mode, ("auto", "min", "max"))
+        self.path = path
+        self.monitor = monitor
+        self.verbose = verbose
+        self._improves = _better(mode, monitor)
+        self.best = None
+        self.best_epoch = None
+
+    @property
+    def state_path(self) -> str:
+        return self.path + ".best.json"
+
+    def on_train_begin(self, logs=None):
+        self.best, self.best_epoch = None, None
+        if os.path.exists(self.state_path) and os.path.exists(self.path):
+            try:
+                with open(self.state_path, encoding="utf-8") as handle:
+                    state = json.load(handle)
+                self.best, self.best_epoch = float(state["value"]), int(state["epoch"])
+            except (OSError, ValueError, KeyError, TypeError):
+                self.best, self.best_epoch = None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        value = float(np.asarray(value))
+        if math.isnan(value) or (self.best is not None and not self._improves(value, self.best)):
+            return
+        folder, name = os.path.split(os.path.abspath(self.path))
+        stem, extension = os.path.splitext(name)
+        temporary = os.path.join(folder, f".{stem}.{os.getpid()}.tmp{extension or '.keras'}")
+        try:
+            self.model.save(temporary)
+            os.replace(temporary, self.path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        self.best, self.best_epoch = value, int(epoch)
+        atomic_write_text(self.state_path, json.dumps({"monitor": self.monitor, "value": value,
+                                                       "epoch": int(epoch)}))
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: {self.monitor} improved to {value:.5f}, saved {self.path}")
+
+
+def default_callbacks(
+    *,
+    monitor: str = "val_loss",
+    mode: str = "auto",
+    patience: int | None = 7,
+    restore_best_weights: bool = True,
+    lr_factor: float | None = 0.5,
+    lr_patience: int = 3,
+    min_lr: float = 1e-5,
+    csv_path: str | None = None,
+    checkpoint_path: str | None = None,
+    tensorboard_dir: str | None = None,
+    backup_dir: str | None = None,
+    verbose: int = 0,
+) -> list:
+    """The callbacks kerascnn trains with, every value overridable.
+
+    Arguments:
+        monitor, mode: the quantity that early stopping, the learning-rate plateau and the
+            best-model checkpoint watch (``"val_loss"``; ``mode="auto"`` maximises names
+            containing ``acc``).
+        patience, restore_best_weights: ``EarlyStopping``; ``patience=None`` leaves it out.
+        lr_factor, lr_patience, min_lr: ``ReduceLROnPlateau``; ``lr_factor=None`` leaves it out.
+        csv_path: add a :class:`HistoryCSV` (resume-safe history).
+        checkpoint_path: add a :class:`BestModelCheckpoint` (the best model, ``.keras``).
+        tensorboard_dir: add ``keras.callbacks.TensorBoard(log_dir=...)``.
+        backup_dir: add ``keras.callbacks.BackupAndRestore`` (last in the list, so the epoch
+            is logged and checkpointed before the backup marks it complete).
+
+    Example:
+        >>> callbacks = default_callbacks(patience=3, lr_factor=0.2, min_lr=1e-6)
+        >>> callbacks[0].patience, callbacks[1].factor, callbacks[1].min_lr
+        (3, 0.2, 1e-06)
+        >>> names = [type(c).__name__ for c in default_callbacks(
+        ...     csv_path="/tmp/history.csv", checkpoint_path="/tmp/model.keras",
+        ...     backup_dir="/tmp/backup")]
+        >>> names
+        ['HistoryCSV', 'BestModelCheckpoint', 'EarlyStopping', 'ReduceLROnPlateau', 'BackupAndRestore']
+    """
+    check_choice("mode", mode, ("auto", "min", "max"))
+    if not isinstance(monitor, str) or not monitor:
+        raise TypeError(f"monitor must be a metric name such as 'val_loss', got {monitor!r}.")
+    callbacks = []
+    if csv_path is not None:
+        callbacks.append(HistoryCSV(os.fspath(csv_path)))
+    if checkpoint_path is not None:
+        callbacks.append(BestModelCheckpoint(os.fspath(checkpoint_path), monitor, mode, verbose))
+    if patience is not None:
+        check_int("patience", patience, minimum=0)
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=patience,
+            restore_best_weights=bool(restore_best_weights), verbose=verbose))
+    if lr_factor is not None:
+        if isinstance(lr_factor, bool) or not isinstance(lr_factor, (int, float)) or not 0 < lr_factor < 1:
+            raise ValueError(f"lr_factor must be a number in (0, 1), got {lr_factor!r}.")
+        check_int("lr_patience", lr_patience, minimum=0)
+        if isinstance(min_lr, bool) or not isinstance(min_lr, (int, float)) or min_lr < 0:
+            raise ValueError(f"min_lr must be a number >= 0, got {min_lr!r}.")
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, mode=mode, factor=float(lr_factor), patience=lr_patience,
+            min_lr=float(min_lr), verbose=verbose))
+    if tensorboard_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=os.fspath(tensorboard_dir)))
+    if backup_dir is not None:
+        options = {"double_checkpoint": True} if IS_KERAS3 else {}
+        callbacks.append(keras.callbacks.BackupAndRestore(os.fspath(backup_dir), **options))
+    return callbacks
