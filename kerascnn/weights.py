@@ -57,3 +57,52 @@ def _copy_by_position(source, target, path):
     if source_shapes != target_shapes:
         raise ValueError(f"{path} holds {len(source_shapes)} tensors of other shapes")
     target.set_weights(source_weights)
+
+
+def copy_weights_by_name(source, target, skip=()):
+    """Copy the weights of every layer of ``target`` from the layer of ``source`` with its name.
+
+    All or nothing: every weighted layer of ``target`` (except the names in ``skip``) must
+    find a layer of the same name, class and weight shapes in ``source``, and every weighted
+    layer of ``source`` must be used, otherwise a ValueError lists what did not match and no
+    weight is changed. This is how kerascnn takes ``keras.applications`` weights.
+
+    Example:
+        >>> from kerascnn.runtime import keras
+        >>> def tiny():
+        ...     x = keras.Input((4,))
+        ...     return keras.Model(x, keras.layers.Dense(2, name="fc")(x))
+        >>> source, target = tiny(), tiny()
+        >>> _ = copy_weights_by_name(source, target)
+        >>> all((s == t).all() for s, t in zip(source.get_weights(), target.get_weights()))
+        True
+    """
+    problems, pairs, used = [], [], set()
+    for layer in target.layers:
+        if not layer.weights or layer.name in skip:
+            continue
+        try:
+            origin = source.get_layer(layer.name)
+        except ValueError:
+            problems.append(f"{layer.name}: no layer of that name in {source.name}")
+            continue
+        used.add(origin.name)
+        values = origin.get_weights()
+        have = [tuple(w.shape) for w in values]
+        want = [tuple(w.shape) for w in layer.weights]
+        if type(origin).__name__ != type(layer).__name__ or have != want:
+            problems.append(f"{layer.name}: {type(origin).__name__} with weight shapes {have} in "
+                            f"{source.name}, {type(layer).__name__} with {want} in {target.name}")
+            continue
+        pairs.append((layer, values))
+    unused = [layer.name for layer in source.layers
+              if layer.weights and layer.name not in used and layer.name not in skip]
+    if unused:
+        problems.append(f"layers of {source.name} with no counterpart in {target.name}: "
+                        + ", ".join(unused[:10]) + (" ..." if len(unused) > 10 else ""))
+    if problems:
+        shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
+        raise ValueError(f"cannot copy weights from {source.name!r} to {target.name!r}: {shown}")
+    for layer, values in pairs:
+        layer.set_weights(values)
+    return target
