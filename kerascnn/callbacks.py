@@ -38,30 +38,8 @@ import os
 import numpy as np
 
 from kerascnn.errors import check_choice, check_int
+from kerascnn.runs import atomic_save, atomic_write_text
 from kerascnn.runtime import IS_KERAS3, keras
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
-
-    Example:
-        >>> import os, tempfile
-        >>> folder = tempfile.mkdtemp()
-        >>> atomic_write_text(os.path.join(folder, "a.txt"), "hello")
-        >>> open(os.path.join(folder, "a.txt")).read(), sorted(os.listdir(folder))
-        ('hello', ['a.txt'])
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def _number(value):
@@ -220,15 +198,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         value = float(np.asarray(value))
         if math.isnan(value) or (self.best is not None and not self._improves(value, self.best)):
             return
-        folder, name = os.path.split(os.path.abspath(self.path))
-        stem, extension = os.path.splitext(name)
-        temporary = os.path.join(folder, f".{stem}.{os.getpid()}.tmp{extension or '.keras'}")
-        try:
-            self.model.save(temporary)
-            os.replace(temporary, self.path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+        atomic_save(self.path, self.model.save)
         self.best, self.best_epoch = value, int(epoch)
         atomic_write_text(self.state_path, json.dumps({"monitor": self.monitor, "value": value,
                                                        "epoch": int(epoch)}))
