@@ -1,0 +1,123 @@
+"""The complexity chart: MACs against ImageNet top-1, bubble area = parameters.
+
+Top-1 accuracies come from the models' reference cards (:class:`kerascnn.ModelCard`
+``.top1``, with their sources); MACs and parameters are counted on the models as built.
+The PNG is drawn with Matplotlib's Agg canvas (no display, no change to pyplot's state)
+and written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+from kerascnn.analysis.macs import macs
+from kerascnn.analysis.table import make_parent
+from kerascnn.runs import atomic_save
+
+_SIZE_PER_MILLION = 6.0  # bubble area (points^2) per million parameters
+
+
+def _point(entry, top1_overrides: dict) -> dict:
+    import kerascnn  # noqa: PLC0415 - registers the zoo
+    from kerascnn.registry import model_card  # noqa: PLC0415
+
+    if isinstance(entry, str):
+        card = model_card(entry)  # raises a ValueError with suggestions for unknown names
+        model = kerascnn.build(entry, compile=False)
+        name = entry
+    elif hasattr(entry, "count_params") and hasattr(entry, "layers"):
+        model, name = entry, entry.name
+        card = model_card(name) if name in kerascnn.list_models() else None
+    else:
+        raise TypeError(
+            f"names_or_models must hold registered model names (see kerascnn.list_models()) or "
+            f"Keras models, got {entry!r} ({type(entry).__name__})."
+        )
+    cost = macs(model, warn=False)
+    top1 = top1_overrides.get(name, card.top1 if card is not None else None)
+    return {
+        "name": name,
+        "family": card.family if card is not None else "other",
+        "gmacs": cost.total / 1e9,
+        "params": int(model.count_params()),
+        "top1": top1,
+        "input_shape": tuple(model.input_shape[1:]),
+        "unknown_layers": cost.unknown,
+    }
+
+
+def complexity_points(names_or_models, top1: dict | None = None) -> list:
+    """The data of :func:`complexity_chart`: one dict per model (name, family, gmacs, params, top1)."""
+    if isinstance(names_or_models, (str, bytes)) or not hasattr(names_or_models, "__iter__"):
+        names_or_models = [names_or_models]
+    if top1 is not None and not isinstance(top1, dict):
+        raise TypeError(f"top1 must be a dict {{model name: top-1 accuracy in %}}, got {top1!r}.")
+    points = [_point(entry, top1 or {}) for entry in names_or_models]
+    if not points:
+        raise ValueError("names_or_models is empty; give at least one model name or Keras model.")
+    return points
+
+
+def complexity_chart(names_or_models, path, top1: dict | None = None, title: str | None = None) -> list:
+    """Draw MACs (x, log scale) against top-1 accuracy (y), bubble area = parameters; save a PNG.
+
+    ``names_or_models``: registered names (built with ``compile=False``) and/or Keras models
+    (a model named like a registered one takes that card's top-1). ``top1`` adds or
+    overrides accuracies, ``{name: percent}``. A model without a top-1 is left off the
+    chart with a warning. Returns the plotted points (dicts with name, family, gmacs,
+    params, top1).
+
+    Example:
+        >>> import os, tempfile
+        >>> import kerascnn
+        >>> from kerascnn.analysis import complexity_chart
+        >>> path = os.path.join(tempfile.mkdtemp(), "lenet.png")
+        >>> points = complexity_chart([kerascnn.lenet5()], path, top1={"lenet5": 99.0})
+        >>> round(points[0]["gmacs"], 6), os.path.exists(path)
+        (0.000417, True)
+    """
+    path = os.fspath(path)
+    if not path.lower().endswith(".png"):
+        raise ValueError(f"path must name a .png file, got {path!r}.")
+    points = complexity_points(names_or_models, top1)
+    plotted = [p for p in points if p["top1"] is not None]
+    missing = [p["name"] for p in points if p["top1"] is None]
+    if missing:
+        warnings.warn(f"no top-1 accuracy for {', '.join(missing)} (none on the reference card; pass "
+                      "top1={name: percent}); left off the chart.", stacklevel=2)
+    if not plotted:
+        raise ValueError(f"none of {', '.join(missing)} has a top-1 accuracy to plot; pass top1={{name: percent}}.")
+    figure = _draw(plotted, title)
+    atomic_save(make_parent(path), lambda temporary: figure.savefig(temporary, format="png", dpi=120))
+    return plotted
+
+
+def _draw(points, title):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    figure = Figure(figsize=(9, 6))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    families = sorted({p["family"] for p in points})
+    colours = {family: f"C{i % 10}" for i, family in enumerate(families)}
+    for family in families:
+        group = [p for p in points if p["family"] == family]
+        axes.scatter([p["gmacs"] for p in group], [p["top1"] for p in group],
+                     s=[20 + _SIZE_PER_MILLION * p["params"] / 1e6 for p in group],
+                     color=colours[family], alpha=0.55, edgecolors="black", linewidths=0.6, label=family)
+    for p in points:
+        axes.annotate(p["name"], (p["gmacs"], p["top1"]), xytext=(5, 5), textcoords="offset points", fontsize=8)
+    axes.set_xscale("log")
+    axes.set_xlabel("GMACs per image at the default input size (multiply-accumulates; FLOPs = 2 x MACs)")
+    axes.set_ylabel("ImageNet top-1 accuracy (%) from the reference cards")
+    axes.set_title(title or "Accuracy against computation (bubble area = parameters)")
+    axes.grid(True, which="both", alpha=0.3)
+    family_legend = axes.legend(loc="lower right", fontsize=8, title="family", markerscale=0.4)
+    axes.add_artist(family_legend)
+    sizes = [axes.scatter([], [], s=20 + _SIZE_PER_MILLION * m, color="grey", alpha=0.4) for m in (10, 50, 100)]
+    axes.legend(sizes, ["10 M params", "50 M", "100 M"], loc="upper left", fontsize=8, labelspacing=1.5,
+                borderpad=1.0, title="parameters")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,195 @@
+"""Walk the graph of any functional Keras model, node by node, in both Keras runtimes.
+
+Every analysis in :mod:`kerascnn.analysis` reads a model through :func:`walk`, which
+yields one :class:`Step` per call of a layer (or, in Keras 3, of a ``keras.ops``
+operation; in Keras 2, of a ``TFOpLambda``) in topological order. A layer that is itself
+a functional or Sequential model is entered: its inner layers are yielded with the
+nested model's name as a prefix (``"backbone/conv1"``), and its tensors are linked to the
+outer ones, so that the receptive field flows through.
+
+Example:
+    >>> from kerascnn.runtime import keras
+    >>> from kerascnn.analysis.graph import walk
+    >>> x = keras.Input((8, 8, 3))
+    >>> model = keras.Model(x, keras.layers.Conv2D(4, 3, name="conv")(x))
+    >>> [(step.name, step.output_shapes) for step in walk(model)]
+    [('conv', [(6, 6, 4)])]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kerascnn.runtime import IS_KERAS3
+
+
+@dataclass
+class Step:
+    """One call of a layer or operation inside a model.
+
+    Shapes are per sample (the batch axis removed). ``input_keys`` and ``output_keys``
+    identify tensors across nesting levels (see :class:`Graph`); ``args`` and ``kwargs``
+    are the call's arguments, for operations whose cost depends on them (``matmul``'s
+    ``transpose_a``).
+    """
+
+    name: str
+    layer: object
+    kind: str
+    input_shapes: list
+    output_shapes: list
+    input_keys: list
+    output_keys: list
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    first_call: bool = True
+
+    @property
+    def class_name(self) -> str:
+        return type(self.layer).__name__
+
+
+def flatten(structure) -> list:
+    """The tensors in a nest of lists, tuples and dicts, in order."""
+    if structure is None:
+        return []
+    if isinstance(structure, (list, tuple)):
+        return [t for item in structure for t in flatten(item)]
+    if isinstance(structure, dict):
+        return [t for item in structure.values() for t in flatten(item)]
+    return [structure]
+
+
+def canonical(name: str) -> str:
+    """A layer class, Keras 3 operation or TensorFlow function name, normalised for lookups.
+
+    ``"GlobalAveragePooling2D"`` -> ``"globalaveragepooling2d"``,
+    ``"math.reduce_mean"`` -> ``"reducemean"``, ``"__operators__.add"`` -> ``"add"``.
+    """
+    return re.sub(r"[^a-z0-9]", "", str(name).rsplit(".", 1)[-1].lower())
+
+
+def kind_of(layer) -> str:
+    """The canonical name of what ``layer`` computes (the TF function for ``TFOpLambda``)."""
+    if type(layer).__name__ in ("TFOpLambda", "SlicingOpLambda"):
+        config = layer.get_config()
+        return canonical(config.get("function", "lambda"))
+    return canonical(type(layer).__name__)
+
+
+def is_graph_model(layer) -> bool:
+    """True for a functional or (built) Sequential model, whose graph can be walked."""
+    return _graph_of(layer) is not None
+
+
+def _graph_of(model):
+    inner = getattr(model, "_functional", None)  # Keras 3 Sequential keeps its graph here
+    if inner is not None and hasattr(inner, "_nodes_by_depth"):
+        return inner
+    if hasattr(model, "_nodes_by_depth") and getattr(model, "_is_graph_network", True):
+        return model
+    return None
+
+
+def _shape(tensor) -> tuple:
+    shape = tuple(tensor.shape)
+    return tuple(None if d is None else int(d) for d in shape[1:])
+
+
+def _node_parts(node):
+    if IS_KERAS3:
+        layer = node.operation
+        inputs = flatten(node.input_tensors)
+        outputs = flatten(node.output_tensors)
+        args, kwargs = tuple(node.arguments.args), dict(node.arguments.kwargs)
+    else:
+        layer = node.layer
+        inputs = flatten(node.keras_inputs)
+        outputs = flatten(node.outputs)
+        args, kwargs = tuple(node.call_args), dict(node.call_kwargs)
+    return layer, inputs, outputs, args, kwargs
+
+
+class Graph:
+    """Tensor identities across nesting levels: a nested model's inputs are its caller's tensors."""
+
+    def __init__(self):
+        self._alias: dict[int, int] = {}
+        self._keep: list = []  # keep tensors alive so that id() stays unique
+
+    def key(self, tensor) -> int:
+        self._keep.append(tensor)
+        k = id(tensor)
+        while k in self._alias:
+            k = self._alias[k]
+        return k
+
+    def link(self, tensor, key: int) -> None:
+        self._keep.append(tensor)
+        if id(tensor) != key:
+            self._alias[id(tensor)] = key
+
+
+def check_model(model) -> None:
+    """Raise a TypeError unless ``model`` is a functional or built Sequential Keras model."""
+    if _graph_of(model) is None:
+        raise TypeError(
+            f"model must be a functional or Sequential Keras model with a known input shape "
+            f"(e.g. keras.Model(inputs, outputs) or a kerascnn builder), got {type(model).__name__}; "
+            "a subclassed model has no graph to analyse, and a Sequential model needs an Input first."
+        )
+
+
+def walk(model, graph: Graph | None = None, prefix: str = "", _seen=None):
+    """Yield a :class:`Step` for every call of a layer in ``model``, inputs first, nested models entered."""
+    check_model(model)
+    graph = graph or Graph()
+    seen = _seen if _seen is not None else {}
+    network = _graph_of(model)
+    for depth in sorted(network._nodes_by_depth, reverse=True):
+        for node in network._nodes_by_depth[depth]:
+            layer, inputs, outputs, args, kwargs = _node_parts(node)
+            if type(layer).__name__ == "InputLayer":
+                continue
+            if is_graph_model(layer):
+                yield from _enter(layer, inputs, outputs, graph, prefix, seen)
+                continue
+            calls = seen.get(id(layer), 0)
+            seen[id(layer)] = calls + 1
+            name = prefix + layer.name + (f":{calls}" if calls else "")
+            first = calls == 0
+            yield Step(
+                name=name,
+                layer=layer,
+                kind=kind_of(layer),
+                input_shapes=[_shape(t) for t in inputs],
+                output_shapes=[_shape(t) for t in outputs],
+                input_keys=[graph.key(t) for t in inputs],
+                output_keys=[graph.key(t) for t in outputs],
+                args=args,
+                kwargs=kwargs,
+                first_call=first,
+            )
+
+
+def _enter(nested, outer_inputs, outer_outputs, graph: Graph, prefix: str, seen):
+    network = _graph_of(nested)
+    inner_inputs = flatten(network.inputs)
+    for inner, outer in zip(inner_inputs, outer_inputs):
+        graph.link(inner, graph.key(outer))
+    yield from walk(nested, graph, prefix + nested.name + "/", seen)
+    for inner, outer in zip(flatten(network.outputs), outer_outputs):
+        graph.link(outer, graph.key(inner))
+
+
+def input_keys(model, graph: Graph) -> list:
+    """The keys of the model's input tensors, with their per-sample shapes."""
+    network = _graph_of(model)
+    return [(graph.key(t), _shape(t)) for t in flatten(network.inputs)]
+
+
+def output_keys(model, graph: Graph) -> list:
+    """The keys of the model's output tensors."""
+    network = _graph_of(model)
+    return [graph.key(t) for t in flatten(network.outputs)]
