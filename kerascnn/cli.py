@@ -19,6 +19,7 @@ import sys
 #: Subcommand modules, in the order ``kerascnn --help`` lists them.
 COMMAND_MODULES = [
     "kerascnn.commands.models",
+    "kerascnn.commands.train",
     "kerascnn.commands.analysis",
 ]
 

@@ -46,7 +46,8 @@ METRICS = "metrics.json"
 MODEL = "model.keras"
 BACKUP = "backup"
 #: Every name a run directory may contain (``--overwrite`` removes only these).
-RUN_FILES = (CONFIG, HISTORY, CURVES, CONFUSION, METRICS, MODEL, MODEL + ".best.json", BACKUP, "tensorboard")
+RUN_FILES = (CONFIG, HISTORY, CURVES, CONFUSION, METRICS, MODEL, MODEL + ".best.json", BACKUP, "tensorboard",
+             "state.json")
 
 
 def _temporary(path: str) -> str:
@@ -171,38 +172,56 @@ class RunDirectory:
     def write_json(self, name: str, data) -> None:
         atomic_write_json(self.file(name), data)
 
-    def prepare(self, recipe: dict, facts: dict | None = None, resume: bool = False,
-                overwrite: bool = False) -> str:
-        """Make the folder ready for ``recipe``; returns ``"new"``, ``"resume"`` or ``"complete"``.
+    def check(self, recipe: dict, resume: bool = False, overwrite: bool = False) -> str:
+        """What :meth:`create` will do with this folder for ``recipe``; writes nothing.
 
-        ``recipe`` is what must match to resume (model, data, epochs, ...); ``facts`` are
-        stored alongside (runtime, class names). A stored run of a different recipe raises a
-        ValueError unless ``overwrite`` (start afresh) or ``resume`` (continue it with its own
-        recipe; the caller reads it back with :meth:`config`).
+        Returns ``"new"`` (absent, empty, or ``overwrite``), ``"resume"`` (an unfinished run of
+        the same recipe, or any run with ``resume``) or ``"complete"`` (a finished run of the
+        same recipe). Raises a ValueError, saying what to do, for a folder that is not
+        writable, not a run, or a run of a different recipe (unless ``resume`` or ``overwrite``).
         """
         check_writable(self.path)
         if overwrite:
-            self.clear()
-        elif os.path.isdir(self.path) and not self.exists:
-            foreign = [n for n in os.listdir(self.path) if not n.startswith(".")]
-            if foreign:
+            if os.path.isdir(self.path) and not self.exists and self._foreign():
+                raise ValueError(f"--overwrite: {self.path!r} is not a kerascnn run directory (it holds "
+                                 f"{', '.join(self._foreign()[:3])}...); only run directories are replaced.")
+            return "new"
+        if not self.exists:
+            if resume:
+                raise ValueError(f"--resume: {self.path!r} holds no run to resume; leave out --resume to start one.")
+            if os.path.isdir(self.path) and self._foreign():
                 raise ValueError(
                     f"--out {self.path!r} exists and is not a kerascnn run directory "
-                    f"(it holds {', '.join(sorted(foreign)[:3])}...); choose an empty or new folder.")
-        elif self.exists:
-            stored = self.config().get("recipe", {})
-            if stored != recipe and not resume:
-                changes = [f"{key}: {stored.get(key)!r} in the directory, {recipe.get(key)!r} now"
-                           for key in sorted(set(stored) | set(recipe)) if stored.get(key) != recipe.get(key)]
-                raise ValueError(
-                    f"--out {self.path!r} holds a run with a different configuration "
-                    f"({'; '.join(changes)}); use --resume to continue it with its own configuration, "
-                    "--overwrite to replace it, or another --out.")
-            return "complete" if self.complete else "resume"
+                    f"(it holds {', '.join(self._foreign()[:3])}...); choose an empty or new folder.")
+            return "new"
+        stored = self.config().get("recipe", {})
+        if stored != recipe and not resume:
+            changes = [f"{key}: {stored.get(key)!r} in the directory, {recipe.get(key)!r} now"
+                       for key in sorted(set(stored) | set(recipe)) if stored.get(key) != recipe.get(key)]
+            raise ValueError(
+                f"--out {self.path!r} holds a run with a different configuration "
+                f"({'; '.join(changes)}); use --resume to continue it with its own configuration, "
+                "--overwrite to replace it, or another --out.")
+        return "complete" if self.complete else "resume"
+
+    def _foreign(self) -> list:
+        return sorted(n for n in os.listdir(self.path) if not n.startswith("."))
+
+    def create(self, recipe: dict, facts: dict | None = None, fresh: bool = True) -> None:
+        """Create the folder and write ``config.json`` (``recipe`` plus ``facts``) when ``fresh``."""
         os.makedirs(self.path, exist_ok=True)
-        self.write_json(CONFIG, {"recipe": recipe, **(facts or {}),
-                                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        return "new"
+        if fresh or not self.exists:
+            self.write_json(CONFIG, {"recipe": recipe, **(facts or {}),
+                                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+    def prepare(self, recipe: dict, facts: dict | None = None, resume: bool = False,
+                overwrite: bool = False) -> str:
+        """:meth:`check`, then (``overwrite``: :meth:`clear`) :meth:`create`; returns the state."""
+        state = self.check(recipe, resume=resume, overwrite=overwrite)
+        if overwrite:
+            self.clear()
+        self.create(recipe, facts, fresh=state == "new")
+        return state
 
     def clear(self) -> None:
         """Remove the run's own files (only those; anything else in the folder stays)."""

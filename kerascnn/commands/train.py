@@ -1,0 +1,126 @@
+"""``kerascnn train``, ``kerascnn evaluate`` and ``kerascnn predict``: the main job from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+RECIPE_FLAGS = ("epochs", "batch_size", "learning_rate", "optimizer", "schedule", "augment",
+                "validation_split", "patience", "image_size", "label_mode", "limit")
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser(
+        "train", help="train a model (LeNet-5 on the embedded digits by default) into a run directory",
+        description="Train a registered model and write runs/NAME: config.json, history.csv, curves.png, "
+                    "confusion_matrix.png, metrics.json and the best model.keras. Running the same command "
+                    "again resumes an interrupted run. Flags left out take the default recipe "
+                    "(see docs/training.md).",
+    )
+    train.add_argument("model", nargs="?", default="lenet5", help="registered model name (default lenet5)")
+    train.add_argument("--data", default="digits",
+                       help="digits (default), mnist, fashion_mnist, cifar10, cifar100, a folder with one "
+                            "sub-folder per class, or an .npz file (x_train, y_train, x_test, y_test)")
+    train.add_argument("--epochs", type=int, default=None, help="epochs (default 30)")
+    train.add_argument("--batch-size", type=int, default=None, help="batch size (default 32)")
+    train.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float, default=None,
+                       help="peak learning rate (default 0.003)")
+    train.add_argument("--optimizer", default=None, help="adam (default), adamw, sgd, rmsprop, nadam, ...")
+    train.add_argument("--schedule", default=None, choices=("cosine", "plateau", "constant"),
+                       help="learning-rate schedule: cosine with 2 warm-up epochs (default), plateau "
+                            "(ReduceLROnPlateau), constant")
+    train.add_argument("--image-size", type=_size, default=None, metavar="H[,W]",
+                       help="resize images to H x W (default: the model's input size)")
+    train.add_argument("--augment", default=None,
+                       help="none, mild (default: rotation, zoom, translation), standard (mild + horizontal "
+                            "flips), or e.g. rotation=0.05,zoom=0.1,translation=0.1,flip=horizontal")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--validation-split", type=float, default=None,
+                       help="fraction of the training part held out for validation (default 0.1)")
+    train.add_argument("--patience", type=int, default=None,
+                       help="stop after this many epochs without validation improvement (default: off)")
+    train.add_argument("--label-mode", default="int", choices=("int", "categorical"),
+                       help="integer labels (default) or one-hot with categorical cross-entropy")
+    train.add_argument("--limit", type=int, default=None, help="use at most N images per split (quick trials)")
+    train.add_argument("--out", default=None, help="run directory (default runs/MODEL-DATA)")
+    mode = train.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true",
+                      help="continue the run in --out with its own stored configuration")
+    mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    train.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to OUT/tensorboard")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(handler=run_train)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="evaluate a run's best model on a test split",
+        description="Load RUN/model.keras and report test loss, accuracy and per-class precision/recall.",
+    )
+    evaluate.add_argument("run", help="a run directory written by `kerascnn train`")
+    evaluate.add_argument("--data", default=None, help="data source (default: the run's own data)")
+    evaluate.add_argument("--batch-size", type=int, default=64)
+    evaluate.add_argument("--limit", type=int, default=None, help="use at most N test images")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.set_defaults(handler=run_evaluate)
+
+    predict = subparsers.add_parser(
+        "predict", help="classify image files with a run's best model (top-k with probabilities)",
+        description="Print the top-k classes and probabilities for each image file.",
+    )
+    predict.add_argument("run", help="a run directory written by `kerascnn train`")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files (png, jpg, bmp, gif)")
+    predict.add_argument("--top-k", type=int, default=3, help="classes to show per image (default 3)")
+    predict.add_argument("--json", action="store_true", help="print the predictions as JSON")
+    predict.set_defaults(handler=run_predict)
+
+
+def _size(text: str):
+    try:
+        values = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        values = ()
+    if len(values) not in (1, 2) or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected H or H,W such as 32 or 64,48, got {text!r}")
+    return values * 2 if len(values) == 1 else values
+
+
+def run_train(args) -> int:
+    from kerascnn.train import train  # noqa: PLC0415 - keep `kerascnn --help` free of TensorFlow
+
+    options = {name: getattr(args, name) for name in RECIPE_FLAGS}
+    result = train(args.model, args.data, out=args.out, resume=args.resume, overwrite=args.overwrite,
+                   tensorboard=args.tensorboard, verbose=0 if args.quiet else 1, seed=args.seed, **options)
+    if result.state == "complete":
+        _print_metrics(result.metrics)
+    return 0
+
+
+def _print_metrics(metrics) -> None:
+    print(f"test accuracy {metrics['test_accuracy']:.2%}, loss {metrics['test_loss']:.4f} "
+          f"({metrics['test_images']} images)")
+    print(f"{'class':<16} {'precision':>9} {'recall':>7} {'support':>8}")
+    for name, row in metrics["per_class"].items():
+        print(f"{name[:16]:<16} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['support']:>8}")
+
+
+def run_evaluate(args) -> int:
+    from kerascnn.train import evaluate  # noqa: PLC0415
+
+    metrics = evaluate(args.run, args.data, batch_size=args.batch_size, limit=args.limit)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        _print_metrics(metrics)
+    return 0
+
+
+def run_predict(args) -> int:
+    from kerascnn.train import predict  # noqa: PLC0415
+
+    results = predict(args.run, args.images, top_k=args.top_k)
+    if args.json:
+        print(json.dumps([{"image": path, "top": [{"class": c, "probability": p} for c, p in top]}
+                          for path, top in results], indent=2))
+        return 0
+    for path, top in results:
+        print(f"{path}: " + ", ".join(f"{name} {probability:.1%}" for name, probability in top))
+    return 0
