@@ -32,6 +32,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -229,6 +230,45 @@ def check_loaded(model, paths, partial: bool = False, what: str | None = None) -
     return report
 
 
+def _stored_arrays(path) -> list:
+    import h5py  # noqa: PLC0415
+
+    arrays = []
+
+    def visit(name, item):
+        if isinstance(item, h5py.Dataset) and "/vars/" in f"/{name}" and not name.startswith("optimizer"):
+            arrays.append(np.asarray(item))
+
+    with h5py.File(path, "r") as handle:
+        handle.visititems(visit)
+    return arrays
+
+
+def _check_keras3_file(model, path, partial, what):
+    """Every variable of ``model`` must hold one of the arrays of a Keras 3 ``.weights.h5`` file.
+
+    Keras 3 loads these files by structure and only *warns* about parts it skips, so the
+    values are compared after loading (each stored array used once).
+    """
+    stored = {}
+    for array in _stored_arrays(path):
+        stored.setdefault(array.shape, []).append(array)
+    unloaded = []
+    for weight in model.weights:
+        value = np.asarray(weight)
+        candidates = stored.get(value.shape, [])
+        index = next((i for i, array in enumerate(candidates) if np.array_equal(array, value)), None)
+        if index is None:
+            unloaded.append(getattr(weight, "path", weight.name))
+        else:
+            candidates.pop(index)
+    if unloaded and not partial:
+        shown = ", ".join(unloaded[:8]) + (f" and {len(unloaded) - 8} more" if len(unloaded) > 8 else "")
+        raise WeightsError(f"The weights file {path} does not fit {what or repr(model.name)}: {len(unloaded)} "
+                           f"variable(s) not loaded: {shown}. Those would keep random values; pass partial=True "
+                           "to accept a partial load on purpose.")
+
+
 def load_weights(model, path, partial: bool = False, what: str | None = None) -> LoadReport | None:
     """Load a local weights file into ``model``, checking that every weighted layer got its values.
 
@@ -261,7 +301,10 @@ def load_weights(model, path, partial: bool = False, what: str | None = None) ->
         if is_legacy_h5(path):
             model.load_weights(path, by_name=True, skip_mismatch=partial)
             return check_loaded(model, path, partial, what)
-        model.load_weights(path, skip_mismatch=partial)
+        with warnings.catch_warnings():  # Keras 3 only warns about what it skips; the check below decides
+            warnings.simplefilter("ignore", UserWarning)
+            model.load_weights(path, skip_mismatch=partial)
+        _check_keras3_file(model, path, partial, what)
     except WeightsError:
         raise
     except (ValueError, KeyError, OSError, TypeError) as error:
