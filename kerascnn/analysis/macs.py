@@ -231,9 +231,10 @@ def _attention(layer, ins, outs):
     # query, value[, key]: (positions..., features); heads H, key_dim K, value_dim V.
     query, value = ins[0], ins[1] if len(ins) > 1 else ins[0]
     key = ins[2] if len(ins) > 2 else value
-    heads = layer.num_heads
-    key_dim = layer.key_dim
-    value_dim = layer.value_dim or key_dim
+    config = layer.get_config()  # Keras 2 keeps these as private attributes
+    heads = config["num_heads"]
+    key_dim = config["key_dim"]
+    value_dim = config.get("value_dim") or key_dim
     tq, tv = math.prod(query[:-1]), math.prod(value[:-1])
     out_features = outs[0][-1]
     projections = (tq * query[-1] * heads * key_dim + tv * key[-1] * heads * key_dim
