@@ -25,8 +25,8 @@ Examples:
 """
 
 from kerascnn.surgery.edits import change_input_shape, replace_activation
-from kerascnn.surgery.fold import fold_batchnorm
+from kerascnn.surgery.fold import fold_batchnorm, randomize_batchnorm
 from kerascnn.surgery.rewrite import Edit, rewrite
 from kerascnn.surgery.se import add_se
 
-__all__ = ["Edit", "add_se", "change_input_shape", "fold_batchnorm", "replace_activation", "rewrite"]
+__all__ = ["Edit", "add_se", "change_input_shape", "fold_batchnorm", "randomize_batchnorm", "replace_activation", "rewrite"]

@@ -63,10 +63,12 @@ def why_not_foldable(graph: Graph, call) -> str | None:
 
 def folded_weights(conv, bn) -> list[np.ndarray]:
     """``[kernel, bias]`` of the convolution that computes ``bn(conv(x))`` in inference mode."""
-    kernel = np.asarray(conv.get_weights()[0], dtype=np.float64)
+    conv_weights = conv.get_weights()
+    dtype = np.asarray(conv_weights[0]).dtype
+    kernel = np.asarray(conv_weights[0], dtype=np.float64)
     depthwise = class_name(conv) in DEPTHWISE
     channels = kernel.shape[-2] * kernel.shape[-1] if depthwise else kernel.shape[-1]
-    bias = np.asarray(conv.get_weights()[1], np.float64) if conv.use_bias else np.zeros(channels)
+    bias = np.asarray(conv_weights[1], np.float64) if conv.use_bias else np.zeros(channels)
 
     def value(variable, default):
         return np.asarray(variable, np.float64).reshape(-1) if variable is not None else default
@@ -83,7 +85,6 @@ def folded_weights(conv, bn) -> list[np.ndarray]:
     else:
         new_kernel = kernel * scale
     new_bias = (bias - mean) * scale + beta
-    dtype = np.asarray(conv.get_weights()[0]).dtype
     return [new_kernel.astype(dtype), new_bias.astype(dtype)]
 
 
@@ -147,3 +148,45 @@ def fold_batchnorm(model, report: bool = False):
     if report:
         return new, {"folded": list(edit.names), "kept": dict(edit.kept)}
     return new
+
+
+def _layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _layers(layer)
+
+
+def randomize_batchnorm(model, seed: int = 0) -> int:
+    """Give every BatchNorm of ``model`` random, non-trivial statistics; return how many changed.
+
+    A freshly built BatchNorm computes the identity in inference mode (mean 0, variance
+    1, gamma 1, beta 0), so checking :func:`fold_batchnorm` on it proves nothing. This
+    draws gamma ~ U(0.5, 1.5), beta ~ N(0, 0.2), moving mean ~ N(0, 0.2) and moving variance
+    ~ U(0.5, 2) for every BatchNorm (nested models included). For tests and benchmarks.
+
+    Examples:
+        >>> from kerascnn.runtime import keras
+        >>> x = keras.Input((4, 4, 3))
+        >>> model = keras.Model(x, keras.layers.BatchNormalization()(x))
+        >>> randomize_batchnorm(model, seed=1)
+        1
+    """
+    rng = np.random.default_rng(seed)
+    draws = {
+        "gamma": lambda n: rng.uniform(0.5, 1.5, n),
+        "beta": lambda n: rng.normal(0.0, 0.2, n),
+        "moving_mean": lambda n: rng.normal(0.0, 0.2, n),
+        "moving_variance": lambda n: rng.uniform(0.5, 2.0, n),
+    }
+    changed = 0
+    for layer in _layers(model):
+        if "BatchNormalization" not in class_name(layer):
+            continue
+        for attribute, draw in draws.items():
+            variable = getattr(layer, attribute, None)
+            if variable is not None:
+                shape = tuple(variable.shape)
+                variable.assign(draw(shape).astype(np.asarray(variable).dtype))
+        changed += 1
+    return changed

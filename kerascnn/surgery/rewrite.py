@@ -200,11 +200,17 @@ class Rewriter:
         if key in self._copies:
             return self._copies[key]
         config = layer.get_config() if hasattr(layer, "get_config") else None
+        restore = {}
         try:
             config = dict(config)
             for shape_key in _SHAPE_KEYS:
                 config.pop(shape_key, None)
             config.update(changes)
+            if type(layer).__module__.startswith(("keras.", "tf_keras.")):
+                # The weights are overwritten at once: skip drawing random ones (seconds for a
+                # ResNet), and give the copy its real initializers back after set_weights.
+                restore = {k: v for k, v in config.items() if k.endswith("_initializer") and hasattr(layer, k)}
+                config.update({k: "zeros" for k in restore})
             copy = type(layer).from_config(config)
         except Exception as error:  # noqa: BLE001 - any failure means "cannot be copied"
             if changes or layer.weights:
@@ -213,10 +219,11 @@ class Rewriter:
                     f"({type(error).__name__}: {error}); give it a get_config() that from_config() "
                     "accepts (and register it as serializable) to use it in model surgery."
                 ) from error
-            copy = layer
+            copy, restore = layer, {}
         self._keep.append(layer)
         self._copies[key] = copy
-        self._pending_weights[id(copy)] = (layer, layer.get_weights() if weights is None else list(weights))
+        weights = layer.get_weights() if weights is None else list(weights)
+        self._pending_weights[id(copy)] = (layer, weights, restore)
         return copy
 
     def call_layer(self, layer, call: Call, args, kwargs):
@@ -231,7 +238,10 @@ class Rewriter:
             ) from error
         pending = self._pending_weights.pop(id(layer), None)
         if pending is not None and layer is not pending[0]:
-            set_weights_checked(layer, pending[1], call, self._graphs[-1])
+            original, weights, restore = pending
+            set_weights_checked(layer, weights, call, self._graphs[-1])
+            for attribute, initializer in restore.items():
+                setattr(layer, attribute, keras.initializers.get(initializer))
         return outputs
 
     def copy_call(self, call: Call, args, kwargs):
