@@ -20,6 +20,7 @@ import sys
 COMMAND_MODULES = [
     "kerascnn.commands.models",
     "kerascnn.commands.train",
+    "kerascnn.commands.finetune",
     "kerascnn.commands.analysis",
 ]
 

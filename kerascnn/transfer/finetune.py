@@ -130,6 +130,7 @@ def _fit(model, train, val, epochs, initial_epoch, callbacks_list, verbose, fit_
                      callbacks=callbacks_list, verbose=verbose, **fit_kwargs)
     if isinstance(train, tuple) and len(train) == 2:
         return model.fit(train[0], train[1], **arguments)
+    arguments.setdefault("shuffle", False)  # a dataset shuffles itself
     return model.fit(train, **arguments)
 
 
