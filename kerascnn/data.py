@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kerascnn.errors import check_choice, check_fraction, check_int, unknown_name_error
-from kerascnn.runtime import keras
+from kerascnn.runtime import IS_KERAS3, keras
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 SOURCES = ("digits", *KERAS_DATASETS)
@@ -346,7 +346,8 @@ def _folder(path, input_shape, validation_split, seed, limit, label_mode):
                          "a classifier needs at least two class sub-folders.")
     dataset = keras.utils.image_dataset_from_directory(
         path, labels="inferred", label_mode="int", class_names=sorted(counts), batch_size=None, shuffle=False,
-        image_size=input_shape[:2], color_mode="grayscale" if input_shape[2] == 1 else "rgb", verbose=False)
+        image_size=input_shape[:2], color_mode="grayscale" if input_shape[2] == 1 else "rgb",
+        **({"verbose": False} if IS_KERAS3 else {}))
     names = list(dataset.class_names)
     y = np.array([names.index(os.path.relpath(p, path).split(os.sep)[0]) for p in dataset.file_paths], "int64")
     index = np.arange(len(y))

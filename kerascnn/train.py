@@ -154,9 +154,8 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
     run.create(recipe, {"runtime": describe(), "keras": NAME, "class_names": dataset.class_names,
                         "data": dataset.describe(), "params": int(net.count_params())},
                fresh=state == "new")
-    if state == "new" or verbose:
-        log(f"kerascnn train: {recipe['model']} ({net.count_params():,} parameters) on {dataset.describe()}; "
-            f"run directory {run.path}" + (" (resuming)" if state == "resume" else ""))
+    log(f"kerascnn train: {recipe['model']} ({net.count_params():,} parameters) on {dataset.describe()}; "
+        f"run directory {run.path}" + (" (resuming)" if state == "resume" else ""))
 
     if not os.path.exists(run.file(STATE)):
         _fit(net, dataset, recipe, run, tensorboard, verbose)
@@ -194,39 +193,41 @@ def _fit(net, dataset, recipe, run, tensorboard, verbose):
         tensorboard_dir=run.file("tensorboard") if tensorboard else None,
         backup_dir=run.file(runs.BACKUP))
     if IS_KERAS3:
-        repair_backup(run.file(runs.BACKUP))
+        repair_backup(run.file(runs.BACKUP), net)
     seed, batch = recipe["seed"], recipe["batch_size"]
     net.fit(dataset.train.batches(batch, shuffle=True, seed=seed, augment=recipe["augment"]),
             validation_data=dataset.validation.batches(batch) if validate else None,
             epochs=recipe["epochs"], callbacks=callbacks, verbose=verbose, shuffle=False)
 
 
-def repair_backup(folder: str) -> None:
+def repair_backup(folder: str, model) -> None:
     """Make Keras 3's ``BackupAndRestore`` folder loadable after a kill at any moment.
 
-    Keras 3 writes the weights, then a small JSON with the epoch, without renames; a kill
-    while the JSON is written leaves it empty. Fall back to the previous checkpoint
-    (``double_checkpoint=True`` keeps one), or drop the backup (the run restarts at epoch 0
-    and its history is rewritten).
+    Keras 3 writes the weights, then a small JSON with the epoch, in place; a kill during
+    either leaves a file that cannot be read (Keras falls back to the previous checkpoint
+    only for some errors). Try each checkpoint (latest, then ``double_checkpoint``'s
+    previous) by loading it into ``model``; keep the first that loads, or drop the backup
+    (the run restarts at epoch 0 and its history is rewritten from there).
     """
-    metadata = os.path.join(folder, "training_metadata.json")
-    previous = os.path.join(folder, "training_metadata.json.bkp")
-
-    def readable(path):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return isinstance(json.load(handle).get("epoch"), int)
-        except (OSError, ValueError, AttributeError):
-            return False
-
-    if not os.path.exists(metadata) or readable(metadata):
-        return
     weights = os.path.join(folder, "latest.weights.h5")
-    if readable(previous) and os.path.exists(weights + ".bkp"):
-        shutil.copyfile(weights + ".bkp", weights)
-        shutil.copyfile(previous, metadata)
-    else:
-        shutil.rmtree(folder, ignore_errors=True)
+    metadata = os.path.join(folder, "training_metadata.json")
+    if not os.path.exists(weights) and not os.path.exists(metadata):
+        return
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    for suffix in ("", ".bkp"):
+        try:
+            with open(metadata + suffix, encoding="utf-8") as handle:
+                if not isinstance(json.load(handle).get("epoch"), int):
+                    continue
+            model.load_weights(weights + suffix)
+        except Exception:  # noqa: BLE001 - h5py, OSError, JSON errors: this checkpoint is unusable
+            continue
+        if suffix:
+            shutil.copyfile(weights + suffix, weights)
+            shutil.copyfile(metadata + suffix, metadata)
+        return
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def load_run_model(run: runs.RunDirectory):

@@ -1,0 +1,81 @@
+"""`kerascnn train`, `evaluate`, `predict` from the shell: a tiny run, and one-line errors with exit 2."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from kerascnn import cli
+
+pytestmark = pytest.mark.tensorflow_only
+TINY = ["--epochs", "1", "--limit", "32", "--batch-size", "16", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("cli") / "run")
+    assert cli.main(["train", *TINY, "--out", out]) == 0
+    return out
+
+
+def test_help_lists_train_evaluate_predict(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("train", "evaluate", "predict"):
+        assert command in out
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = capsys.readouterr().out
+    for flag in ("--data", "--epochs", "--batch-size", "--lr", "--optimizer", "--image-size", "--augment",
+                 "--seed", "--out", "--resume", "--overwrite", "--tensorboard"):
+        assert flag in out
+
+
+def test_train_prints_what_happened(run_dir, capsys):
+    assert sorted(os.listdir(run_dir)) == ["config.json", "confusion_matrix.png", "curves.png", "history.csv",
+                                           "metrics.json", "model.keras", "model.keras.best.json"]
+    # the same command again reports the finished run instead of training
+    assert cli.main(["train", *TINY, "--out", run_dir]) == 0
+    out = capsys.readouterr().out
+    assert "already holds a finished run" in out and "test accuracy" in out and "precision" in out
+
+
+def test_evaluate_and_predict_commands(run_dir, capsys, tmp_path):
+    assert cli.main(["evaluate", run_dir, "--limit", "32", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    with open(os.path.join(run_dir, "metrics.json")) as handle:
+        assert metrics["test_accuracy"] == pytest.approx(json.load(handle)["test_accuracy"])
+    from PIL import Image
+
+    image = str(tmp_path / "seven.png")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(image)
+    assert cli.main(["predict", run_dir, image, "--top-k", "2"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(image + ": ") and line.count("%") == 2
+
+
+def _fails(capsys, argv, *fragments):
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.count("\n") == 0 and err.startswith(f"kerascnn {argv[0]}: error: "), err
+    for fragment in fragments:
+        assert fragment in err
+    return err
+
+
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, run_dir):
+    out = str(tmp_path / "new")
+    _fails(capsys, ["train", "lenet", "--out", out], "Did you mean 'lenet5'")
+    _fails(capsys, ["train", "--data", "digitz", "--out", out], "neither a dataset name")
+    _fails(capsys, ["train", "--batch-size", "64", "--limit", "32", "--out", out], "--batch-size")
+    (tmp_path / "empty" / "cats").mkdir(parents=True)
+    _fails(capsys, ["train", "--data", str(tmp_path / "empty"), "--out", out], "no images")
+    _fails(capsys, ["train", "--out", "/proc/kerascnn/run"], "not writable")
+    _fails(capsys, ["train", "--augment", "spin", "--out", out], "augmentation")
+    _fails(capsys, ["train", *TINY, "--epochs", "2", "--out", run_dir], "different configuration", "--overwrite")
+    _fails(capsys, ["evaluate", str(tmp_path)], "not a kerascnn run directory")
+    _fails(capsys, ["predict", run_dir, str(tmp_path / "missing.png")], "does not exist")
+    assert sorted(os.listdir(tmp_path)) == ["empty"]

@@ -1,0 +1,164 @@
+"""kerascnn.train, callbacks, runs and plots: a tiny training, its files, resume after SIGKILL, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from kerascnn import runs
+from kerascnn.callbacks import BestModelCheckpoint, HistoryCSV, default_callbacks, read_history
+from kerascnn.train import evaluate, predict, train
+
+PNG = b"\x89PNG\r\n\x1a\n"
+TINY = {"epochs": 2, "batch_size": 16, "limit": 48}  # 3 batches per epoch
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("runs") / "tiny")
+    return train("lenet5", "digits", out=out, verbose=0, log=lambda *_: None, **TINY)
+
+
+@pytest.mark.builders
+def test_tiny_run_writes_every_file(tiny_run):
+    run = runs.RunDirectory(tiny_run.path)
+    assert tiny_run.state == "new"
+    assert sorted(os.listdir(run.path)) == sorted(
+        ["config.json", "history.csv", "curves.png", "confusion_matrix.png", "metrics.json", "model.keras",
+         "model.keras.best.json"])  # no backup/, no temporary files left
+    config = run.config()
+    assert config["recipe"]["model"] == "lenet5" and config["recipe"]["input_shape"] == [32, 32, 1]
+    assert config["class_names"] == [str(i) for i in range(10)]
+    assert [row["epoch"] for row in read_history(run.file("history.csv"))] == [0, 1]
+    for name in ("curves.png", "confusion_matrix.png"):
+        with open(run.file(name), "rb") as handle:
+            assert handle.read(8) == PNG
+    metrics = run.read_json("metrics.json")
+    assert metrics["test_images"] == 48 and 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert sum(row["support"] for row in metrics["per_class"].values()) == 48
+    assert metrics["epochs_run"] == 2
+
+
+@pytest.mark.builders
+def test_evaluate_and_predict(tiny_run, tmp_path):
+    metrics = evaluate(tiny_run.path, limit=48)
+    assert metrics["test_accuracy"] == pytest.approx(tiny_run.test_accuracy, abs=1e-6)
+    from PIL import Image
+
+    path = str(tmp_path / "digit.png")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(path)
+    [(image, top)] = predict(tiny_run.path, [path], top_k=3)
+    assert image == path and len(top) == 3
+    probabilities = [p for _, p in top]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.0 + 1e-6
+    assert all(name in [str(i) for i in range(10)] for name, _ in top)
+
+
+def test_same_recipe_reports_finished_run_and_other_recipe_is_refused(tiny_run):
+    before = {name: os.path.getmtime(os.path.join(tiny_run.path, name)) for name in os.listdir(tiny_run.path)}
+    again = train("lenet5", "digits", out=tiny_run.path, verbose=0, log=lambda *_: None, **TINY)
+    assert again.state == "complete" and again.metrics == tiny_run.metrics
+    with pytest.raises(ValueError, match=r"different configuration \(epochs: 2 in the directory, 3 now\)"):
+        train("lenet5", "digits", out=tiny_run.path, verbose=0, **{**TINY, "epochs": 3})
+    after = {name: os.path.getmtime(os.path.join(tiny_run.path, name)) for name in os.listdir(tiny_run.path)}
+    assert after == before
+
+
+def test_bad_input_writes_nothing(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="larger than the 48 training images"):
+        train("lenet5", "digits", out=str(out), batch_size=64, limit=48, verbose=0)
+    with pytest.raises(ValueError, match="Unknown model 'lenet'"):
+        train("lenet", out=str(out), verbose=0)
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValueError, match="is a file"):
+        train("lenet5", out=str(blocker / "run"), verbose=0)
+    with pytest.raises(ValueError, match="not writable"):
+        train("lenet5", out="/proc/kerascnn-run", verbose=0)
+    with pytest.raises(ValueError, match="--resume and --overwrite"):
+        train("lenet5", out=str(out), resume=True, overwrite=True, verbose=0)
+    assert sorted(os.listdir(tmp_path)) == ["file.txt"]
+
+
+def test_history_csv_keeps_each_epoch_once_when_resumed(tmp_path):
+    path = str(tmp_path / "history.csv")
+    first = HistoryCSV(path, learning_rate=False)
+    for epoch in range(3):
+        first.on_epoch_begin(epoch)
+        first.on_epoch_end(epoch, {"loss": 1.0 / (epoch + 1)})
+    # a process killed after logging epoch 2 but before its backup resumes at epoch 2
+    second = HistoryCSV(path, learning_rate=False)
+    second.on_epoch_begin(2)
+    second.on_epoch_end(2, {"loss": 0.3})
+    second.on_epoch_begin(3)
+    second.on_epoch_end(3, {"loss": 0.2})
+    assert [(row["epoch"], row["loss"]) for row in read_history(path)] == [(0, 1.0), (1, 0.5), (2, 0.3), (3, 0.2)]
+
+
+def test_default_callbacks_values_and_order(tmp_path):
+    callbacks = default_callbacks(csv_path=str(tmp_path / "h.csv"), checkpoint_path=str(tmp_path / "m.keras"),
+                                  tensorboard_dir=str(tmp_path / "tb"), backup_dir=str(tmp_path / "b"))
+    names = [type(c).__name__ for c in callbacks]
+    assert names == ["HistoryCSV", "BestModelCheckpoint", "EarlyStopping", "ReduceLROnPlateau",
+                     "TensorBoard", "BackupAndRestore"]
+    early, plateau = callbacks[2], callbacks[3]
+    assert (early.monitor, early.patience, early.restore_best_weights) == ("val_loss", 7, True)
+    assert (plateau.monitor, plateau.factor, plateau.patience, plateau.min_lr) == ("val_loss", 0.5, 3, 1e-5)
+    with pytest.raises(ValueError, match="lr_factor"):
+        default_callbacks(lr_factor=2)
+    assert os.listdir(tmp_path) == []  # building callbacks writes nothing
+
+
+def test_best_checkpoint_remembers_best_value(tmp_path):
+    path = str(tmp_path / "m.keras")
+    runs.atomic_write_text(path, "stands for a model file")
+    runs.atomic_write_json(path + ".best.json", {"monitor": "val_loss", "value": 0.25, "epoch": 4})
+    checkpoint = BestModelCheckpoint(path)
+    checkpoint.on_train_begin()
+    assert (checkpoint.best, checkpoint.best_epoch) == (0.25, 4)
+    checkpoint.on_epoch_end(5, {"val_loss": 0.5})  # worse: nothing is saved (no model needed)
+    with open(path) as handle:
+        assert handle.read() == "stands for a model file"
+
+
+def _history_rows(path):
+    try:
+        return read_history(path)
+    except (OSError, ValueError):
+        return []
+
+
+@pytest.mark.tensorflow_only
+def test_sigkill_mid_run_then_resume_has_every_epoch_once(tmp_path):
+    out = str(tmp_path / "killed")
+    command = [sys.executable, "-m", "kerascnn.cli", "train", "--epochs", "4", "--limit", "96",
+               "--batch-size", "8", "--out", out, "--quiet"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = os.path.join(out, "history.csv")
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None and len(_history_rows(history)) < 1:
+        time.sleep(0.05)
+    time.sleep(0.3)  # somewhere inside epoch 2 (or its backup)
+    assert process.poll() is None, "training finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not os.path.exists(os.path.join(out, "metrics.json"))
+    done = len(_history_rows(history))
+    assert 1 <= done < 4
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resuming" in result.stdout
+    assert [row["epoch"] for row in read_history(history)] == [0, 1, 2, 3]
+    with open(os.path.join(out, "metrics.json")) as handle:
+        metrics = json.load(handle)
+    assert metrics["epochs_run"] == 4 and metrics["test_images"] == 96
+    assert not os.path.exists(os.path.join(out, "backup"))
+    leftovers = [name for name in os.listdir(out) if name.startswith(".")]
+    assert leftovers == []
