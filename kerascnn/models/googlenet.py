@@ -119,8 +119,8 @@ def _aux_head(x, head, options, batch_norm: bool, name: str):
     non_trainable_params=0,
     gmacs=1.5,
     sources={
-        "params": "recomputed from Table 1 of Szegedy et al. 2014 with biases (tests/models/"
-                  "test_googlenet.py); the paper's own column sums to about 6.8M without biases",
+        "params": "recomputed layer by layer from Table 1 of Szegedy et al. 2014, convolutions "
+                  "with biases (tests/models/test_googlenet.py)",
         "gmacs": "Szegedy et al. 2014, arXiv 1409.4842: budget of 1.5 billion multiply-adds at inference",
         "top1": "not published: the paper reports top-5 error only (10.07% single model, one crop)",
         "min_input_size": "derived: googlenet.min_input_side() (ceil-mode pools, 7x7/2 stem)",
@@ -225,7 +225,8 @@ def googlenet_inference_model(model):
             f"model {model.name!r} is not a GoogLeNet with auxiliary heads: its outputs come from "
             f"layers {names}, expected 'predictions' then 'aux1_predictions', 'aux2_predictions'."
         )
-    return keras.Model(model.inputs, model.outputs[0], name=model.name)
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, model.outputs[0], name=model.name)
 
 
 def _output_layer_name(tensor) -> str:
