@@ -87,10 +87,16 @@ class Split:
             dataset = dataset.shuffle(min(self.count, 10_000), seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.batch(batch_size)
         dataset = dataset.map(data.preprocess, num_parallel_calls=tf.data.AUTOTUNE)
-        layer = augmentation(augment, seed=seed) if augment else None
-        if layer is not None:
-            dataset = dataset.map(lambda images, labels: (layer(images, training=True), labels),
-                                  num_parallel_calls=tf.data.AUTOTUNE)
+        stack = augmentation(augment, seed=seed) if augment else None
+        if stack is not None:
+            # layer by layer: Keras 3 runs each preprocessing layer with TensorFlow inside
+            # tf.data whatever the backend, but not a Sequential of them (JAX would fail)
+            def augment_batch(images, labels):
+                for layer in stack.layers:
+                    images = layer(images, training=True)
+                return images, labels
+
+            dataset = dataset.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
         if data.label_mode == "categorical":
             depth = data.num_classes
             dataset = dataset.map(lambda images, labels: (images, tf.one_hot(labels, depth)))
