@@ -74,7 +74,8 @@ def complexity_chart(names_or_models, path, top1: dict | None = None, title: str
         >>> from kerascnn.analysis import complexity_chart
         >>> path = os.path.join(tempfile.mkdtemp(), "lenet.png")
         >>> points = complexity_chart([kerascnn.lenet5()], path, top1={"lenet5": 99.0})
-        >>> round(points[0]["gmacs"], 6), os.path.exists(path)
+        >>> point = points[0]
+        >>> round(point["gmacs"], 6), os.path.exists(path)
         (0.000417, True)
     """
     path = os.fspath(path)
@@ -88,14 +89,20 @@ def complexity_chart(names_or_models, path, top1: dict | None = None, title: str
                       "top1={name: percent}); left off the chart.", stacklevel=2)
     if not plotted:
         raise ValueError(f"none of {', '.join(missing)} has a top-1 accuracy to plot; pass top1={{name: percent}}.")
-    figure = _draw(plotted, title)
-    atomic_save(make_parent(path), lambda temporary: figure.savefig(temporary, format="png", dpi=120))
+    save_chart(plotted, path, title)
     return plotted
+
+
+def save_chart(points, path, title: str | None = None) -> None:
+    """Draw already computed points (dicts with name, family, gmacs, params, top1) to a PNG, atomically."""
+    figure = _draw(points, title)
+    atomic_save(make_parent(path), lambda temporary: figure.savefig(temporary, format="png", dpi=120))
 
 
 def _draw(points, title):
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
     from matplotlib.figure import Figure  # noqa: PLC0415
+    from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
 
     figure = Figure(figsize=(9, 6))
     FigureCanvasAgg(figure)
@@ -110,6 +117,10 @@ def _draw(points, title):
     for p in points:
         axes.annotate(p["name"], (p["gmacs"], p["top1"]), xytext=(5, 5), textcoords="offset points", fontsize=8)
     axes.set_xscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    axes.xaxis.set_major_formatter(plain)
+    axes.xaxis.set_minor_formatter(plain)
+    axes.tick_params(axis="x", which="minor", labelsize=7)
     axes.set_xlabel("GMACs per image at the default input size (multiply-accumulates; FLOPs = 2 x MACs)")
     axes.set_ylabel("ImageNet top-1 accuracy (%) from the reference cards")
     axes.set_title(title or "Accuracy against computation (bubble area = parameters)")

@@ -138,10 +138,12 @@ def output_sizes(model) -> list:
         >>> import kerascnn
         >>> from kerascnn.analysis import output_sizes
         >>> rows = output_sizes(kerascnn.lenet5())
-        >>> [(r.name, r.formula_size, r.keras_size) for r in rows][:2]
-        [('c1_conv', (28, 28), (28, 28)), ('s2_pool', (14, 14), (14, 14))]
         >>> rows[0].explanation
         'floor((32 - 5 + 0) / 1) + 1 = 28; floor((32 - 5 + 0) / 1) + 1 = 28'
+        >>> for row in rows[:2]:
+        ...     print(row.name, row.formula_size, row.keras_size)
+        c1_conv (28, 28) (28, 28)
+        s2_pool (14, 14) (14, 14)
     """
     rows = []
     for step in walk(model):

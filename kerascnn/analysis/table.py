@@ -4,7 +4,8 @@ Example:
     >>> import kerascnn
     >>> from kerascnn.analysis import summary
     >>> table = summary(kerascnn.lenet5())
-    >>> table.rows[0]["layer"], table.rows[0]["macs"], table.rows[0]["receptive_field"]
+    >>> first = table.rows[0]
+    >>> first["layer"], first["macs"], first["receptive_field"]
     ('c1_conv', 117600, '5')
     >>> print(table.to_csv().splitlines()[0])
     layer,class,output_shape,params,macs,other_ops,receptive_field,jump
