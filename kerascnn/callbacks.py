@@ -21,9 +21,11 @@ its row) instead of losing it.
 
 Example:
     >>> from kerascnn.callbacks import default_callbacks
-    >>> [type(c).__name__ for c in default_callbacks()]
+    >>> names = [type(c).__name__ for c in default_callbacks()]
+    >>> names
     ['EarlyStopping', 'ReduceLROnPlateau']
-    >>> [type(c).__name__ for c in default_callbacks(patience=None, csv_path="/tmp/h.csv")]
+    >>> names = [type(c).__name__ for c in default_callbacks(patience=None, csv_path="/tmp/h.csv")]
+    >>> names
     ['HistoryCSV', 'ReduceLROnPlateau']
 """
 
@@ -117,7 +119,8 @@ class HistoryCSV(keras.callbacks.Callback):
         >>> logger.on_epoch_begin(1); logger.on_epoch_end(1, {"loss": 0.25})
         >>> resumed = HistoryCSV(path)          # a new process resuming at epoch 1
         >>> resumed.on_epoch_begin(1); resumed.on_epoch_end(1, {"loss": 0.2})
-        >>> [(row["epoch"], row["loss"]) for row in read_history(path)]
+        >>> rows = [(row["epoch"], row["loss"]) for row in read_history(path)]
+        >>> rows
         [(0, 0.5), (1, 0.2)]
     """
 
@@ -223,7 +226,8 @@ def default_callbacks(
 ) -> list:
     """The callbacks kerascnn trains with, every value overridable.
 
-    Arguments:
+    The options, all keyword-only:
+
         monitor, mode: the quantity that early stopping, the learning-rate plateau and the
             best-model checkpoint watch (``"val_loss"``; ``mode="auto"`` maximises names
             containing ``acc``).

@@ -167,7 +167,8 @@ def augmentation(spec, seed: int | None = None):
     Rotation is a fraction of a full turn, zoom and translation of the image size.
 
     Example:
-        >>> [layer.__class__.__name__ for layer in augmentation("standard").layers]
+        >>> names = [layer.__class__.__name__ for layer in augmentation("standard").layers]
+        >>> names
         ['RandomFlip', 'RandomRotation', 'RandomZoom', 'RandomTranslation']
     """
     factors = parse_augmentation(spec)
