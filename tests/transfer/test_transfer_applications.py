@@ -69,7 +69,6 @@ def test_local_weights_identical(mobile, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.builders
 def test_weights_of_another_shape_raise(tmp_path):
     grey = transfer.backbone("lenet5", input_shape=(32, 32, 1), weights=None)
     path = str(tmp_path / "lenet_grey.weights.h5")
