@@ -14,7 +14,7 @@ Example (a two-batch run on 64 digits):
     >>> import tempfile
     >>> from kerascnn.train import train
     >>> result = train("lenet5", "digits", epochs=1, batch_size=32, limit=64,
-    ...                out=tempfile.mkdtemp() + "/run", verbose=0)
+    ...                out=tempfile.mkdtemp() + "/run", verbose=0, log=None)
     >>> result.state, sorted(result.metrics)[:3]
     ('new', ['best_epoch', 'class_names', 'epochs_run'])
 """
@@ -124,8 +124,10 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
     ``image_size``, ``augment``, ``seed``, ``validation_split``, ``limit``, ``label_mode``,
     ``patience`` (early stopping; None = off). Left at None they take :data:`DEFAULTS`.
     ``resume`` continues the run in ``out`` with its stored recipe; ``overwrite`` replaces it.
+    ``verbose`` is Keras' (1: progress bars); ``log`` prints the start and end lines (None: silent).
     """
     started = time.time()
+    log = log or (lambda *_: None)
     recipe = make_recipe(model, data, **options)
     if resume and overwrite:
         raise ValueError("--resume and --overwrite contradict each other; give one of them.")
