@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from kerascnn.runtime import IS_KERAS3
+from kerascnn.surgery.rewrite import flatten, network_of  # one reading of Keras graphs for both
 
 
 @dataclass
@@ -50,17 +51,6 @@ class Step:
         return type(self.layer).__name__
 
 
-def flatten(structure) -> list:
-    """The tensors in a nest of lists, tuples and dicts, in order."""
-    if structure is None:
-        return []
-    if isinstance(structure, (list, tuple)):
-        return [t for item in structure for t in flatten(item)]
-    if isinstance(structure, dict):
-        return [t for item in structure.values() for t in flatten(item)]
-    return [structure]
-
-
 def canonical(name: str) -> str:
     """A layer class, Keras 3 operation or TensorFlow function name, normalised for lookups.
 
@@ -80,16 +70,7 @@ def kind_of(layer) -> str:
 
 def is_graph_model(layer) -> bool:
     """True for a functional or (built) Sequential model, whose graph can be walked."""
-    return _graph_of(layer) is not None
-
-
-def _graph_of(model):
-    inner = getattr(model, "_functional", None)  # Keras 3 Sequential keeps its graph here
-    if inner is not None and hasattr(inner, "_nodes_by_depth"):
-        return inner
-    if hasattr(model, "_nodes_by_depth") and getattr(model, "_is_graph_network", True):
-        return model
-    return None
+    return network_of(layer) is not None
 
 
 def _shape(tensor) -> tuple:
@@ -133,7 +114,7 @@ class Graph:
 
 def check_model(model) -> None:
     """Raise a TypeError unless ``model`` is a functional or built Sequential Keras model."""
-    if _graph_of(model) is None:
+    if network_of(model) is None:
         raise TypeError(
             f"model must be a functional or Sequential Keras model with a known input shape "
             f"(e.g. keras.Model(inputs, outputs) or a kerascnn builder), got {type(model).__name__}; "
@@ -146,7 +127,7 @@ def walk(model, graph: Graph | None = None, prefix: str = "", _seen=None):
     check_model(model)
     graph = graph or Graph()
     seen = _seen if _seen is not None else {}
-    network = _graph_of(model)
+    network = network_of(model)
     for depth in sorted(network._nodes_by_depth, reverse=True):
         for node in network._nodes_by_depth[depth]:
             layer, inputs, outputs, args, kwargs = _node_parts(node)
@@ -174,7 +155,7 @@ def walk(model, graph: Graph | None = None, prefix: str = "", _seen=None):
 
 
 def _enter(nested, outer_inputs, outer_outputs, graph: Graph, prefix: str, seen):
-    network = _graph_of(nested)
+    network = network_of(nested)
     inner_inputs = flatten(network.inputs)
     for inner, outer in zip(inner_inputs, outer_inputs):
         graph.link(inner, graph.key(outer))
@@ -185,11 +166,11 @@ def _enter(nested, outer_inputs, outer_outputs, graph: Graph, prefix: str, seen)
 
 def input_keys(model, graph: Graph) -> list:
     """The keys of the model's input tensors, with their per-sample shapes."""
-    network = _graph_of(model)
+    network = network_of(model)
     return [(graph.key(t), _shape(t)) for t in flatten(network.inputs)]
 
 
 def output_keys(model, graph: Graph) -> list:
     """The keys of the model's output tensors."""
-    network = _graph_of(model)
+    network = network_of(model)
     return [graph.key(t) for t in flatten(network.outputs)]
