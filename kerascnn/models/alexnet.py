@@ -129,7 +129,7 @@ def alexnet(input_shape=None, num_classes=None, include_top=True, variant="paper
     Example:
         >>> import kerascnn
         >>> model = kerascnn.alexnet(input_shape=(67, 67, 3), fc_units=(8, 8), num_classes=2)
-        >>> model.get_layer("pool5").output.shape[1:], model.count_params()  # convs 3,747,200
+        >>> tuple(model.get_layer("pool5").output.shape[1:]), model.count_params()  # convs 3,747,200
         ((1, 1, 256), 3749346)
     """
     check_choice("variant", variant, tuple(ALEXNET_VARIANTS))
@@ -191,7 +191,7 @@ def zfnet(input_shape=(224, 224, 3), num_classes=None, include_top=True, variant
     Example:
         >>> import kerascnn
         >>> model = kerascnn.zfnet(input_shape=(47, 47, 3), fc_units=(8, 8), num_classes=2)
-        >>> model.get_layer("pool5").output.shape[1:]
+        >>> tuple(model.get_layer("pool5").output.shape[1:])
         (1, 1, 256)
     """
     check_choice("variant", variant, tuple(ZFNET_VARIANTS))
@@ -236,7 +236,7 @@ def alexnet_mini(input_shape=(280, 280, 3), num_classes=None, include_top=True, 
     Example:
         >>> import kerascnn
         >>> model = kerascnn.alexnet_mini(input_shape=(37, 37, 3))
-        >>> model.get_layer("pool5").output.shape[1:], tuple(model.output.shape)
+        >>> tuple(model.get_layer("pool5").output.shape[1:]), tuple(model.output.shape)
         ((1, 1, 256), (None, 1))
     """
     inputs, head = base.start(input_shape, 37, "alexnet_mini", num_classes, include_top, options,

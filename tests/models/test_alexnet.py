@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
-from zoo_helpers import batch, collapses, counts, zero_init
+from zoo_helpers import batch, collapses, counts, fill_random, zero_init_module  # noqa: F401
 
 import kerascnn
 from kerascnn.models.alexnet import ceil_mode_size
 
-pytestmark = pytest.mark.builders
+# zero initial weights (cheap on JAX); forward passes fill random weights first
+pytestmark = [pytest.mark.builders, pytest.mark.usefixtures("zero_init_module")]
 
 
 def conv(k, c_in, c_out):
@@ -28,8 +29,7 @@ def sides(model, name):
 
 
 def test_alexnet_one_tower_count_layout_and_maps():
-    with zero_init():
-        model = kerascnn.build("alexnet")
+    model = kerascnn.build("alexnet")
     # REFERENCES.md: AlexNet one-tower 96-256-384-384-256 build, 62,378,344 (osmr/imgclsmob)
     expected = (conv(11, 3, 96) + conv(5, 96, 256) + conv(3, 256, 384) + conv(3, 384, 384)
                 + conv(3, 384, 256) + FC)
@@ -44,8 +44,7 @@ def test_alexnet_one_tower_count_layout_and_maps():
 
 
 def test_alexnet_torchvision_variant():
-    with zero_init():
-        model = kerascnn.alexnet(variant="torchvision", compile=False)
+    model = kerascnn.alexnet(variant="torchvision", compile=False)
     # REFERENCES.md, torchvision table: alexnet (64-filter one-tower) 61,100,840
     expected = (conv(11, 3, 64) + conv(5, 64, 192) + conv(3, 192, 384) + conv(3, 384, 256)
                 + conv(3, 256, 256) + FC)
@@ -56,8 +55,7 @@ def test_alexnet_torchvision_variant():
 
 
 def test_zfnet_count_is_the_fig3_model():
-    with zero_init():
-        model = kerascnn.build("zfnet")
+    model = kerascnn.build("zfnet")
     # REFERENCES.md: ZFNet 62,357,608 (osmr/imgclsmob zfnet). The figure is AlexNet's one-tower
     # count with a 7x7 conv1 (3*49*96 + 96 = 14,208 instead of 34,944) and conv3-5 384-384-256:
     assert 62_378_344 - conv(11, 3, 96) + conv(7, 3, 96) == 62_357_608
@@ -73,8 +71,7 @@ def test_zfnet_count_is_the_fig3_model():
 
 
 def test_zfnet_b_has_the_512_1024_512_widths():
-    with zero_init():
-        model = kerascnn.zfnet(variant="b", compile=False)
+    model = kerascnn.zfnet(variant="b", compile=False)
     # conv3-5 512-1024-512, so 6x6x512 into fc6; osmr/imgclsmob's zfnetb test asserts 107,627,624
     expected = (conv(7, 3, 96) + conv(5, 96, 256) + conv(3, 256, 512) + conv(3, 512, 1024)
                 + conv(3, 1024, 512) + dense(6 * 6 * 512, 4096) + dense(4096, 4096) + dense(4096, 1000))
@@ -90,7 +87,7 @@ def test_alexnet_mini_count_and_forward_pass():
     assert [layer.name for layer in model.layers[1:]] == [
         "conv1_pad", "conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5",
         "flatten", "fc6", "fc7", "predictions"]
-    out = np.asarray(model(batch((280, 280, 3), n=1)))
+    out = np.asarray(fill_random(model)(batch((280, 280, 3), n=1)))
     assert out.shape == (1, 1) and 0.0 <= out[0, 0] <= 1.0
 
 
@@ -114,13 +111,23 @@ SMALL = {"fc_units": (8, 8), "num_classes": 10, "compile": False}
     ("alexnet_mini", {"num_classes": 1}, (280, 200, 3), (11, 7)),
     ("alexnet_mini", {"num_classes": 1}, (37, 37, 3), (1, 1)),
 ])
-def test_input_sizes_and_forward_pass(name, kwargs, shape, pool5):
+def test_input_sizes(name, kwargs, shape, pool5):
     options = {**SMALL, **kwargs} if name != "alexnet_mini" else {**kwargs, "compile": False}
     model = kerascnn.build(name, input_shape=shape, **options)
     assert sides(model, "pool5") == pool5
     assert model.get_layer("flatten").output.shape[-1] == pool5[0] * pool5[1] * model.get_layer("pool5").output.shape[-1]
-    out = np.asarray(model(batch(shape, n=1)))
-    assert out.shape == (1, options.get("num_classes", 10)) and np.isfinite(out).all()
+    assert tuple(model.output.shape) == (None, options.get("num_classes", 10))
+
+
+@pytest.mark.parametrize("name, kwargs, shape", [
+    ("alexnet", {}, (227, 300, 3)), ("alexnet", {"variant": "torchvision"}, (63, 63, 3)),
+    ("zfnet", {}, (224, 256, 3)), ("zfnet", {"variant": "b"}, (47, 47, 3)),
+])
+def test_forward_pass(name, kwargs, shape):
+    model = fill_random(kerascnn.build(name, input_shape=shape, **SMALL, **kwargs))
+    out = np.asarray(model(batch(shape, n=2)))
+    assert out.shape == (2, 10) and np.isfinite(out).all()
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name, kwargs, minimum", [
@@ -136,9 +143,8 @@ def test_minimum_input_is_real_and_enforced(name, kwargs, minimum):
     def build(shape):
         return kerascnn.build(name, input_shape=shape, include_top=False, **kwargs)
 
-    with zero_init():
-        assert not collapses(build, (minimum, minimum, 3))
-        assert collapses(build, (minimum - 1, minimum - 1, 3))
+    assert not collapses(build, (minimum, minimum, 3))
+    assert collapses(build, (minimum - 1, minimum - 1, 3))
 
 
 def test_ceil_mode_pooling_matches_pytorch_formula():
@@ -152,7 +158,8 @@ def test_local_response_normalization_option():
     names = [layer.name for layer in lrn.layers]
     assert names[1:4] == ["conv1", "conv1_lrn", "pool1"] and "conv2_lrn" in names and "conv3_lrn" not in names
     assert lrn.count_params() == plain.count_params()  # LRN has no weights
-    assert np.isfinite(np.asarray(lrn(batch((67, 67, 3), n=1)))).all()
+    out = np.asarray(fill_random(lrn)(batch((67, 67, 3), n=1)))
+    assert np.isfinite(out).all() and out.std() > 0
     zf = kerascnn.zfnet(input_shape=(47, 47, 3), lrn=True, **SMALL)
     assert "conv2_lrn" in [layer.name for layer in zf.layers]
 
