@@ -19,7 +19,7 @@ Both are placed *before* ``BackupAndRestore`` in the list: an epoch is recorded 
 backup declares it done, so an interruption between the two repeats the epoch (and replaces
 its row) instead of losing it.
 
-Example:
+Examples:
     >>> from kerascnn.callbacks import default_callbacks
     >>> names = [type(c).__name__ for c in default_callbacks()]
     >>> names
@@ -68,7 +68,7 @@ def current_learning_rate(model) -> float | None:
 def read_history(path: str) -> list[dict]:
     """The rows of a history CSV written by :class:`HistoryCSV` (numbers parsed), [] if absent.
 
-    Example:
+    Examples:
         >>> read_history("/nonexistent/history.csv")
         []
     """
@@ -111,7 +111,7 @@ class HistoryCSV(keras.callbacks.Callback):
     Unlike ``keras.callbacks.CSVLogger(append=True)``, a resumed run never duplicates an
     epoch: at the first epoch of a ``fit`` call, rows of that epoch and later are dropped.
 
-    Example:
+    Examples:
         >>> import os, tempfile
         >>> path = os.path.join(tempfile.mkdtemp(), "history.csv")
         >>> logger = HistoryCSV(path)
@@ -164,7 +164,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
     The model goes to a temporary ``.keras`` file that is renamed over ``path``; the best
     value and its epoch go to ``<path>.best.json``, read back when training resumes.
 
-    Example:
+    Examples:
         >>> checkpoint = BestModelCheckpoint("/tmp/never_written.keras")
         >>> checkpoint.best is None, checkpoint.monitor
         (True, 'val_loss')
@@ -239,7 +239,7 @@ def default_callbacks(
         backup_dir: add ``keras.callbacks.BackupAndRestore`` (last in the list, so the epoch
             is logged and checkpointed before the backup marks it complete).
 
-    Example:
+    Examples:
         >>> callbacks = default_callbacks(patience=3, lr_factor=0.2, min_lr=1e-6)
         >>> callbacks[0].patience, callbacks[1].factor, callbacks[1].min_lr
         (3, 0.2, 1e-06)

@@ -24,7 +24,7 @@ model's height and width inside the tf.data pipeline (so CIFAR at 224x224 never 
 memory), and converted to the model's channels (grey repeated to RGB, RGB averaged to grey).
 Labels are integers or one-hot (``label_mode``), matching :mod:`kerascnn.heads`.
 
-Example:
+Examples:
     >>> from kerascnn.data import load_data
     >>> data = load_data("digits", (32, 32, 1))
     >>> data.train.count + data.validation.count, data.test.count, data.num_classes
@@ -166,7 +166,7 @@ def augmentation(spec, seed: int | None = None):
     or a dict / ``"rotation=0.05,zoom=0.1,translation=0.1,flip=horizontal"`` string.
     Rotation is a fraction of a full turn, zoom and translation of the image size.
 
-    Example:
+    Examples:
         >>> names = [layer.__class__.__name__ for layer in augmentation("standard").layers]
         >>> names
         ['RandomFlip', 'RandomRotation', 'RandomZoom', 'RandomTranslation']

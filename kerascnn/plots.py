@@ -3,7 +3,7 @@
 Matplotlib is used through its object API (``matplotlib.figure.Figure`` with the Agg
 canvas), so nothing here touches ``pyplot``'s global state or a notebook's backend.
 
-Example:
+Examples:
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.6, 0.8]}
@@ -34,7 +34,7 @@ def _figure(width: float, height: float):
 def history_columns(history) -> dict:
     """``{metric: [values per epoch]}`` from a Keras ``History``, such a dict, or CSV rows.
 
-    Example:
+    Examples:
         >>> history_columns([{"epoch": 0, "loss": 1.0}, {"epoch": 1, "loss": 0.5}])
         {'loss': [1.0, 0.5]}
     """

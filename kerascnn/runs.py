@@ -17,7 +17,7 @@ never sees half a file. :meth:`RunDirectory.prepare` decides what to do with an 
 directory: start, resume an unfinished run of the same recipe, report a finished one, or
 refuse a different recipe unless told to resume or overwrite it.
 
-Example:
+Examples:
     >>> import os, tempfile
     >>> run = RunDirectory(os.path.join(tempfile.mkdtemp(), "demo"))
     >>> run.prepare({"model": "lenet5", "epochs": 3})
@@ -73,7 +73,7 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
 def atomic_write_text(path: str, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically.
 
-    Example:
+    Examples:
         >>> import os, tempfile
         >>> folder = tempfile.mkdtemp()
         >>> atomic_write_text(os.path.join(folder, "a.txt"), "hello")

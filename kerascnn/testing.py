@@ -1,6 +1,6 @@
 """Helpers for users' CI: assert a model's parameter counts, with a readable diff on failure.
 
-Example:
+Examples:
     >>> import kerascnn
     >>> from kerascnn.testing import assert_params
     >>> assert_params(kerascnn.lenet5(), total=61_706, trainable=61_706, non_trainable=0)
@@ -24,7 +24,7 @@ def parameter_counts(model) -> dict:
     Non-trainable parameters are e.g. BatchNorm's moving mean and variance and the weights
     of frozen layers.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> parameter_counts(kerascnn.lenet5())
         {'total': 61706, 'trainable': 61706, 'non_trainable': 0}
@@ -83,7 +83,7 @@ def assert_params(model, total=None, trainable=None, non_trainable=None, max_lay
     layers, and a hint when the difference is exactly the BatchNorm statistics or the
     convolution biases (the usual Keras-versus-PyTorch discrepancies).
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> try:
         ...     assert_params(kerascnn.lenet5(), total=61_000)
@@ -123,7 +123,7 @@ def card_mismatches(model, card) -> list:
 def assert_matches_card(model, name: str | None = None) -> None:
     """Assert that ``model`` has the parameter counts of the reference card ``name`` (default: model.name).
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> assert_matches_card(kerascnn.lenet5())
     """

@@ -67,7 +67,7 @@ def copy_weights_by_name(source, target, skip=()):
     layer of ``source`` must be used, otherwise a ValueError lists what did not match and no
     weight is changed. This is how kerascnn takes ``keras.applications`` weights.
 
-    Example:
+    Examples:
         >>> from kerascnn.runtime import keras
         >>> def tiny():
         ...     x = keras.Input((4,))

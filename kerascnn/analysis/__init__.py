@@ -1,6 +1,6 @@
 """Analysis of any functional Keras model: MACs, receptive fields, output sizes, summaries, charts.
 
-Example:
+Examples:
     >>> import kerascnn
     >>> from kerascnn import analysis
     >>> model = kerascnn.lenet5()

@@ -68,7 +68,7 @@ def complexity_chart(names_or_models, path, top1: dict | None = None, title: str
     chart with a warning. Returns the plotted points (dicts with name, family, gmacs,
     params, top1).
 
-    Example:
+    Examples:
         >>> import os, tempfile
         >>> import kerascnn
         >>> from kerascnn.analysis import complexity_chart

@@ -7,7 +7,7 @@ a functional or Sequential model is entered: its inner layers are yielded with t
 nested model's name as a prefix (``"backbone/conv1"``), and its tensors are linked to the
 outer ones, so that the receptive field flows through.
 
-Example:
+Examples:
     >>> from kerascnn.runtime import keras
     >>> from kerascnn.analysis.graph import walk
     >>> x = keras.Input((8, 8, 3))

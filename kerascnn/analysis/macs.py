@@ -19,7 +19,7 @@ dropout at inference...) cost nothing. Any other layer (``Lambda``, recurrent la
 custom layers) is *unknown*: it is listed in :attr:`Cost.unknown` and a warning names it;
 :func:`register_counter` teaches kerascnn its cost.
 
-Example:
+Examples:
     >>> from kerascnn.runtime import keras
     >>> from kerascnn.analysis import macs
     >>> x = keras.Input((32, 32, 3))
@@ -135,7 +135,7 @@ def register_counter(layer_type, counter) -> None:
     ``counter(layer, input_shapes, output_shapes)`` returns ``(macs, other_ops)``; shapes
     are per sample (no batch axis). ``layer_type`` is a class or its name.
 
-    Example:
+    Examples:
         >>> from kerascnn.analysis import register_counter
         >>> register_counter("MyGate", lambda layer, ins, outs: (0, math.prod(outs[0])))
     """
@@ -353,7 +353,7 @@ def macs(model, warn: bool = True) -> Cost:
     and ``.unknown``. Nested models are entered (their layers are named
     ``"inner_model/layer"``). A warning names any unknown layer unless ``warn=False``.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> from kerascnn.analysis import macs
         >>> cost = macs(kerascnn.lenet5())
@@ -378,7 +378,7 @@ def flops(model, warn: bool = True) -> Cost:
 
     ``other_ops`` are kept as they are (they are single operations already).
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> from kerascnn.analysis import flops, macs
         >>> model = kerascnn.lenet5()

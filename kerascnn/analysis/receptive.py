@@ -19,7 +19,7 @@ add, an inception concatenation) takes the largest branch. After global pooling 
 Flatten every output sees the whole input (``covers_input``). Layers the recurrences do
 not describe (reshapes to other layouts, upsampling, transposed convolutions) get ``None``.
 
-Example:
+Examples:
     >>> from kerascnn.runtime import keras
     >>> from kerascnn.analysis import receptive_field
     >>> x = keras.Input((32, 32, 3))

@@ -11,7 +11,7 @@ its total is ``max((O - 1) * S + K - I, 0)``, split with the odd pixel *after* t
 'causal' (1-D) pads ``K - 1`` before. ZeroPadding adds ``P_before + P_after``, Cropping
 removes them, UpSampling multiplies by its factor.
 
-Example:
+Examples:
     >>> from kerascnn.analysis.sizes import conv_output_size
     >>> conv_output_size(227, 11, 4)         # AlexNet's conv1: floor((227 - 11) / 4) + 1
     55
@@ -45,7 +45,7 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding="valid", d
 
     ``padding`` is 'valid', 'same', 'causal' or an int P (the same on both sides).
 
-    Example:
+    Examples:
         >>> conv_output_size(7, 3, 2, padding=1)   # floor((7 - 3 + 2) / 2) + 1
         4
     """
@@ -134,7 +134,7 @@ def output_sizes(model) -> list:
     padding actually applied (before, after), the size from the formula, the size Keras
     produced, and the arithmetic as text. ``row.matches`` compares the two sizes.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> from kerascnn.analysis import output_sizes
         >>> rows = output_sizes(kerascnn.lenet5())

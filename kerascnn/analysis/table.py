@@ -1,6 +1,6 @@
 """One table per model: layer, output shape, parameters, MACs, receptive field.
 
-Example:
+Examples:
     >>> import kerascnn
     >>> from kerascnn.analysis import summary
     >>> table = summary(kerascnn.lenet5())

@@ -5,7 +5,7 @@ or, for a features-only model, keras.applications' ``pooling``. The flatten size
 the input: at another input size than the default, the first hidden layer has another
 number of weights (keras.applications' VGG behaves the same with ``weights=None``).
 
-Example:
+Examples:
     >>> from kerascnn.runtime import keras
     >>> from kerascnn.heads import head_spec
     >>> from kerascnn.models._fc import dense_top

@@ -61,7 +61,7 @@ def conv_relu(x, filters, kernel_size, strides=1, padding="same", lrn=False, nam
 def ceil_mode_size(size: int, pool_size: int = 3, strides: int = 2) -> int:
     """Output side of PyTorch's / Caffe's ``MaxPool2d(ceil_mode=True)`` without padding.
 
-    Example:
+    Examples:
         >>> ceil_mode_size(110), ceil_mode_size(26), ceil_mode_size(13), ceil_mode_size(2)
         (55, 13, 6, 1)
     """
@@ -77,7 +77,7 @@ def max_pool_ceil(x, pool_size=3, strides=2, name="pool"):
     The missing bottom rows and right columns are padded with zeros (``{name}_pad``), which
     never win the maximum after a ReLU, then a valid ``MaxPooling2D`` follows.
 
-    Example:
+    Examples:
         >>> from kerascnn.runtime import keras
         >>> tuple(max_pool_ceil(keras.Input((110, 26, 8)), name="p").shape)
         (None, 55, 13, 8)
@@ -126,7 +126,7 @@ def alexnet(input_shape=None, num_classes=None, include_top=True, variant="paper
             paper; off by default (later work found it does not help). No weights.
         fc_units: widths of the hidden FCs fc6, fc7.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> model = kerascnn.alexnet(input_shape=(67, 67, 3), fc_units=(8, 8), num_classes=2)
         >>> tuple(model.get_layer("pool5").output.shape[1:]), model.count_params()  # convs 3,747,200
@@ -188,7 +188,7 @@ def zfnet(input_shape=(224, 224, 3), num_classes=None, include_top=True, variant
 
     The minimum input is 47x47 (a 1x1 map after pool5).
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> model = kerascnn.zfnet(input_shape=(47, 47, 3), fc_units=(8, 8), num_classes=2)
         >>> tuple(model.get_layer("pool5").output.shape[1:])
@@ -233,7 +233,7 @@ def alexnet_mini(input_shape=(280, 280, 3), num_classes=None, include_top=True, 
     dense 128 relu -> dense 128 relu -> dense 1 sigmoid (``num_classes`` defaults to 1).
     No dropout unless ``dropout`` is given.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> model = kerascnn.alexnet_mini(input_shape=(37, 37, 3))
         >>> tuple(model.get_layer("pool5").output.shape[1:]), tuple(model.output.shape)

@@ -70,7 +70,7 @@ def min_input_side(variant: str = "paper", aux_classifiers: bool = False) -> int
     """The smallest input side GoogLeNet accepts: below it a pool (or an aux head's 5x5/3
     average pool) has nothing left to pool.
 
-    Example:
+    Examples:
         >>> min_input_side(), min_input_side(aux_classifiers=True), min_input_side("torchvision")
         (31, 79, 15)
     """
@@ -150,7 +150,7 @@ def googlenet(
     Dropout before the classifier is the paper's 0.4 unless ``dropout`` says otherwise.
     The smallest input is 31x31 (79x79 with auxiliary heads, 15x15 for torchvision).
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> model = kerascnn.googlenet(input_shape=(96, 96, 3), num_classes=10, aux_classifiers=True)
         >>> [tuple(output.shape) for output in model.outputs]
@@ -208,7 +208,7 @@ def googlenet_inference_model(model):
     it is not compiled (compile it to ``evaluate``). A model without auxiliary heads is
     returned unchanged.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> train = kerascnn.googlenet(input_shape=(96, 96, 3), num_classes=5, aux_classifiers=True)
         >>> infer = kerascnn.googlenet_inference_model(train)

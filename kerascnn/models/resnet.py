@@ -164,7 +164,7 @@ def resnet18(input_shape=(224, 224, 3), num_classes=None, include_top=True, stri
     ``stride_in`` ("v1" or "v1.5") only matters for bottlenecks; ResNet-18/34 are the same in both.
     ``use_bias=True`` adds a bias to every convolution. See :func:`resnet50` for the arguments.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> model = kerascnn.resnet18(input_shape=(64, 48, 3), num_classes=10)
         >>> tuple(model.get_layer("conv5_block2_out").output.shape), tuple(model.output.shape)
@@ -179,7 +179,7 @@ def resnet34(input_shape=(224, 224, 3), num_classes=None, include_top=True, stri
              **options):
     """ResNet-34: basic blocks [3, 4, 6, 3]. 21,814,696 parameters. See :func:`resnet50`.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> kerascnn.model_card("resnet34").params
         21814696
@@ -206,7 +206,7 @@ def resnet50(input_shape=(224, 224, 3), num_classes=None, include_top=True, stri
     The other arguments are those of every builder (``num_classes=0`` or
     ``include_top=False`` for features, ``pooling``, ``dropout``, compile options...).
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> card = kerascnn.model_card("resnet50")
         >>> card.params, card.non_trainable_params, card.pretrained
@@ -221,7 +221,7 @@ def resnet101(input_shape=(224, 224, 3), num_classes=None, include_top=True, str
               **options):
     """ResNet-101: bottlenecks [3, 4, 23, 3]. 44,654,504 parameters. See :func:`resnet50`.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> kerascnn.model_card("resnet101").params
         44654504
@@ -235,7 +235,7 @@ def resnet152(input_shape=(224, 224, 3), num_classes=None, include_top=True, str
               **options):
     """ResNet-152: bottlenecks [3, 8, 36, 3]. 60,344,232 parameters. See :func:`resnet50`.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> kerascnn.model_card("resnet152").params
         60344232
@@ -254,7 +254,7 @@ def se_resnet18(input_shape=(224, 224, 3), num_classes=None, include_top=True, s
 
     11,788,192 parameters: imgclsmob's 11,778,592 plus 9,600 BatchNorm statistics.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> model = kerascnn.se_resnet18(input_shape=(32, 32, 3), num_classes=10)
         >>> model.get_layer("conv5_block2_se_reduce").units  # 512 // 16
@@ -269,7 +269,7 @@ def se_resnet34(input_shape=(224, 224, 3), num_classes=None, include_top=True, s
                 use_bias=None, **options):
     """SE-ResNet-34: 21,975,892 parameters. See :func:`se_resnet18`.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> kerascnn.model_card("se_resnet34").params
         21975892
@@ -283,7 +283,7 @@ def se_resnet50(input_shape=(224, 224, 3), num_classes=None, include_top=True, s
                 use_bias=None, **options):
     """SE-ResNet-50: 28,141,144 parameters. See :func:`se_resnet18`.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> kerascnn.model_card("se_resnet50").params
         28141144
@@ -297,7 +297,7 @@ def se_resnet101(input_shape=(224, 224, 3), num_classes=None, include_top=True, 
                  use_bias=None, **options):
     """SE-ResNet-101: 49,432,216 parameters. See :func:`se_resnet18`.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> kerascnn.model_card("se_resnet101").params
         49432216
@@ -311,7 +311,7 @@ def se_resnet152(input_shape=(224, 224, 3), num_classes=None, include_top=True, 
                  use_bias=None, **options):
     """SE-ResNet-152: 66,973,272 parameters. See :func:`se_resnet18`.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> kerascnn.model_card("se_resnet152").params
         66973272

@@ -41,7 +41,7 @@ def mnist_cnn(input_shape=(28, 28, 1), num_classes=None, include_top=True, **opt
     ``dropout`` (default 0.2) is the rate after the dense 64 layer. ``include_top=False``
     returns the last convolution's 3x3x64 map (pooled as ``pooling``).
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> model = kerascnn.mnist_cnn()
         >>> model.count_params(), tuple(model.output.shape)
@@ -79,7 +79,7 @@ def mnist_cnn_5x5(input_shape=(28, 28, 1), num_classes=None, include_top=True, *
     kerascnn conventions (softmax, or ``classifier_activation=None`` for logits). No dropout
     unless ``dropout`` is given. ``include_top=False`` returns the 3x3x64 map after pool2.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> kerascnn.mnist_cnn_5x5(compile=False).count_params()
         123222

@@ -10,7 +10,7 @@ Layer names are those of ``keras.applications`` (``block1_conv1`` ... ``block5_p
 ``flatten``, ``fc1``, ``fc2``, ``predictions``), so ``weights="imagenet"`` takes the
 weights of ``keras.applications.VGG16`` / ``VGG19`` layer by layer.
 
-Example:
+Examples:
     >>> from kerascnn.models.vgg import CONFIGS
     >>> CONFIGS[16]
     ('D', (2, 2, 3, 3, 3))
@@ -140,7 +140,7 @@ def load_keras_applications_weights(model, source):
     layer without a counterpart of the same shapes raises a ValueError naming it (see
     :func:`kerascnn.weights.copy_weights_by_name`). Returns ``model``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> import kerascnn
         >>> from kerascnn.models.vgg import keras_applications_vgg, load_keras_applications_weights
@@ -197,7 +197,7 @@ def vgg11(input_shape=(224, 224, 3), num_classes=None, include_top=True, batch_n
           base_dim=64, fc_units=(4096, 4096), **options):
     """VGG-11, configuration A: 1-1-2-2-2 convolutions (132,863,336 parameters). Arguments as :func:`vgg16`.
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> kerascnn.vgg11(input_shape=(32, 32, 3), base_dim=4, fc_units=(), num_classes=10).count_params()
         36610
@@ -234,7 +234,7 @@ def vgg16(input_shape=(224, 224, 3), num_classes=None, include_top=True, batch_n
             least 32x32 with 3 channels. Inputs must be prepared as
             ``keras.applications.vgg16.preprocess_input`` does (BGR, ImageNet means).
 
-    Example:
+    Examples:
         >>> import kerascnn
         >>> model = kerascnn.vgg16(input_shape=(64, 96, 3), base_dim=8, fc_units=(32, 32), num_classes=10)
         >>> model.get_layer("flatten").output.shape[-1]  # 2 x 3 positions x 64 channels

@@ -9,7 +9,7 @@ The whole workflow::
 The names below are imported on first use, so that ``kerascnn.transfer.catalogue`` (which
 decides whether a backbone needs Keras 2) can be read before Keras is imported.
 
-Example:
+Examples:
     >>> from kerascnn import transfer
     >>> transfer.scenario("small_similar").name
     'little_data_similar_domain'

@@ -14,7 +14,7 @@ A bare name is looked up in that order, exact case first; ``"kecam:EfficientNetV
 a provider. :func:`backbone` returns the un-pooled feature map model, with its preprocessing
 described on ``model.preprocessing`` and applied to arrays by ``model.preprocess_input``.
 
-Example:
+Examples:
     >>> [b.name for b in list_backbones("DaViT_[TSB]")]
     ['DaViT_B', 'DaViT_S', 'DaViT_T']
     >>> info = backbone_info("davit_t")
@@ -134,7 +134,7 @@ def backbone_info(name: str) -> BackboneInfo:
 def list_backbones(pattern: str = "*", provider: str | None = None) -> list:
     """Every backbone whose name matches a shell wildcard (case-insensitive), as BackboneInfo.
 
-    Example:
+    Examples:
         >>> sorted(b.provider for b in list_backbones("efficientnetv2b0"))
         ['kecam', 'keras']
     """
@@ -171,7 +171,7 @@ def backbone(name: str, input_shape=None, weights="imagenet", partial: bool = Fa
     ``model.preprocess_input`` (the same on arrays), ``model.backbone_info`` and, for files,
     ``model.weights_report``.
 
-    Example:
+    Examples:
         >>> features = backbone("lenet5", input_shape=(32, 32, 1), weights=None)
         >>> tuple(features.output.shape), features.preprocessing.mode
         ((None, 1, 1, 120), 'raw01')

@@ -6,7 +6,7 @@ keras-cv-attention-models in a Keras 3 process would switch it to Keras 2 behind
 back. keras.applications and kerascnn's zoo names are read from their source too, so
 :func:`needs_legacy` can decide the runtime before TensorFlow is first imported.
 
-Example:
+Examples:
     >>> provider_of("kecam:DaViT_T")
     ('kecam', 'DaViT_T')
     >>> needs_legacy("DaViT_T"), needs_legacy("ResNet50"), needs_legacy("lenet5")

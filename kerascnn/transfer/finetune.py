@@ -34,7 +34,7 @@ def callbacks(**kwargs) -> list:
     restored) and ReduceLROnPlateau(factor 0.5, patience 3, min_lr 1e-5), all overridable, plus
     ``csv_path`` / ``checkpoint_path`` / ``tensorboard_dir`` / ``backup_dir`` on request.
 
-    Example:
+    Examples:
         >>> [type(c).__name__ for c in callbacks()]
         ['EarlyStopping', 'ReduceLROnPlateau']
     """
@@ -49,7 +49,7 @@ _default_callbacks = callbacks  # fine_tune's argument of the same name shadows 
 def discriminative_optimizer(optimizer, variables, lr_mult: float):
     """A copy of ``optimizer`` whose steps on ``variables`` are scaled by ``lr_mult``.
 
-    Example:
+    Examples:
         >>> from kerascnn.runtime import keras
         >>> opt = discriminative_optimizer(keras.optimizers.SGD(0.1), [], 0.5)
         >>> type(opt).__name__, opt.lr_mult

@@ -22,7 +22,7 @@ with a few thousand images, re-estimating their statistics or scales wrecks pret
 features. Layers outside the backbone (the head) are always left trainable. Recompile after
 changing what is trainable (:func:`kerascnn.transfer.fine_tune` does).
 
-Example:
+Examples:
     >>> from kerascnn.runtime import keras
     >>> base = keras.Sequential([keras.Input((4,))] + [keras.layers.Dense(4, name=f"d{i}") for i in range(4)])
     >>> _ = freeze(base, first=2)
@@ -125,7 +125,7 @@ def parse_plan(plan):
     ``"all"``/``True``, ``"none"``/``None``/``False``, ``"first:80"``, ``"until:stack3_"``,
     ``"fraction:0.5"``, ``"last:20"``, ``"from:stack4_"``; an int N (first N), a float (fraction).
 
-    Example:
+    Examples:
         >>> parse_plan("first:80"), parse_plan(0.5), parse_plan("none")
         ({'first': 80}, {'fraction': 0.5}, {'first': 0})
     """
@@ -195,7 +195,7 @@ def _params(variables) -> int:
 def trainable_report(model) -> TrainableReport:
     """Trainable / non-trainable variables and parameters of ``model``, and its frozen backbone layers.
 
-    Example:
+    Examples:
         >>> from kerascnn.runtime import keras
         >>> x = keras.Input((4,))
         >>> model = keras.Model(x, keras.layers.Dense(2)(x))

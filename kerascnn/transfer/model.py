@@ -62,7 +62,7 @@ def build(
             leaves it to you (``model.preprocess_input`` on arrays).
         compile, optimizer, learning_rate, loss, metrics: as every kerascnn builder.
 
-    Example:
+    Examples:
         >>> model = build("lenet5", num_classes=1, input_shape=(32, 32, 1), weights=None)
         >>> model.count_params()  # C1-C5 of LeNet-5 (156 + 2,416 + 48,120) + the head (120 + 1)
         50813

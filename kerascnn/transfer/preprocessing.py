@@ -15,7 +15,7 @@ caffe      RGB -> BGR, minus the ImageNet BGR mean     VGG16/19, ResNet50/101/15
 none       nothing (the backbone rescales itself)      EfficientNet(V2), ConvNeXt, MobileNetV3, RegNet
 =========  ==========================================  ==========================================
 
-Example:
+Examples:
     >>> import numpy as np
     >>> spec = preprocessing("tf")
     >>> spec(np.array([[[[0.0, 127.5, 255.0]]]])).tolist()
@@ -54,7 +54,7 @@ MODES = tuple(_MODES)
 class ReverseChannels(keras.layers.Layer):
     """RGB -> BGR (reverses the last axis); no weights. Caffe-style backbones need it.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> np.asarray(ReverseChannels()(np.array([[1.0, 2.0, 3.0]], "float32"))).tolist()
         [[3.0, 2.0, 1.0]]
@@ -123,7 +123,7 @@ class Preprocessing:
 def preprocessing(mode) -> Preprocessing:
     """The :class:`Preprocessing` of a mode name (see the table above), or pass one through.
 
-    Example:
+    Examples:
         >>> preprocessing("caffe").reverse_channels
         True
     """

@@ -15,7 +15,7 @@ much_data_similar_domain          all layers            1e-3        1e-5        
 much_data_different_domain        all layers            1e-3        1e-4        1.0        trained
 ================================  ====================  ==========  ==========  =========  ==========
 
-Example:
+Examples:
     >>> scenario("little_data_similar_domain").unfreeze
     'all_frozen'
     >>> choose_scenario(images_per_class=50, similar_domain=False).name

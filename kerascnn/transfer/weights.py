@@ -11,7 +11,7 @@ Two ways weights reach a backbone, and neither ever leaves random weights behind
   weighted layer of the model got its values from the file (:func:`check_loaded`); layers
   left out are an error unless ``partial=True``.
 
-Example:
+Examples:
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> with open(os.path.join(folder, "w.bin"), "wb") as handle:
@@ -277,7 +277,7 @@ def load_weights(model, path, partial: bool = False, what: str | None = None) ->
     structure, Keras itself refusing any mismatch unless ``partial``. Returns the
     :class:`LoadReport` (None for ``.weights.h5`` files of Keras 3).
 
-    Example:
+    Examples:
         >>> import os, tempfile
         >>> from kerascnn.runtime import keras
         >>> def tiny():
