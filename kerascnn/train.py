@@ -49,6 +49,7 @@ DEFAULTS = {
     "augment": "mild",
     "validation_split": 0.1,
     "patience": None,
+    "label_smoothing": 0.0,
 }
 STATE = "state.json"
 
@@ -75,12 +76,13 @@ def default_out(model: str, data) -> str:
 
 def make_recipe(model="lenet5", data="digits", *, epochs=None, batch_size=None, learning_rate=None,
                 optimizer=None, schedule=None, warmup_epochs=None, image_size=None, augment=None, seed=0,
-                validation_split=None, limit=None, label_mode="int", patience=None) -> dict:
+                validation_split=None, limit=None, label_mode="int", patience=None, label_smoothing=None) -> dict:
     """Resolve defaults and validate every argument of a run; the result goes to config.json."""
     card = model_card(model)
     given = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
              "optimizer": optimizer, "schedule": schedule, "warmup_epochs": warmup_epochs,
-             "augment": augment, "validation_split": validation_split, "patience": patience}
+             "augment": augment, "validation_split": validation_split, "patience": patience,
+             "label_smoothing": label_smoothing}
     recipe = {key: DEFAULTS[key] if value is None else value for key, value in given.items()}
     check_int("epochs", recipe["epochs"])
     check_int("batch_size", recipe["batch_size"])
@@ -91,6 +93,7 @@ def make_recipe(model="lenet5", data="digits", *, epochs=None, batch_size=None, 
     check_choice("schedule", recipe["schedule"], SCHEDULES)
     check_choice("label_mode", label_mode, ("int", "categorical"))
     check_fraction("validation_split", recipe["validation_split"], 0.0, 0.9, inclusive_high=True)
+    recipe["label_smoothing"] = check_fraction("label_smoothing", recipe["label_smoothing"], 0.0, 1.0)
     make_optimizer(recipe["optimizer"], recipe["learning_rate"])  # validates both
     parse_augmentation(recipe["augment"])
     height, width, channels = card.input_shape
@@ -122,7 +125,8 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
     ``options``: ``epochs``, ``batch_size``, ``learning_rate``, ``optimizer``, ``schedule``
     (``"cosine"`` with ``warmup_epochs``, ``"plateau"`` = ReduceLROnPlateau, ``"constant"``),
     ``image_size``, ``augment``, ``seed``, ``validation_split``, ``limit``, ``label_mode``,
-    ``patience`` (early stopping; None = off). Left at None they take :data:`DEFAULTS`.
+    ``patience`` (early stopping; None = off), ``label_smoothing`` (> 0: one-hot labels and
+    ``CategoricalCrossentropy(label_smoothing=...)``). Left at None they take :data:`DEFAULTS`.
     ``resume`` continues the run in ``out`` with its stored recipe; ``overwrite`` replaces it.
     ``verbose`` is Keras' (1: progress bars); ``log`` prints the start and end lines (None: silent).
     """
@@ -144,13 +148,15 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
     keras.utils.set_random_seed(recipe["seed"])
     dataset = load_data(data if isinstance(data, tuple) else recipe["data"], tuple(recipe["input_shape"]),
                         validation_split=recipe["validation_split"], seed=recipe["seed"],
-                        limit=recipe["limit"], label_mode=recipe["label_mode"])
+                        limit=recipe["limit"], label_mode=effective_label_mode(recipe))
     if recipe["batch_size"] > dataset.train.count:
         raise ValueError(f"batch_size={recipe['batch_size']} is larger than the {dataset.train.count} "
                          f"training images; use --batch-size {min(32, dataset.train.count)} or less.")
     steps = -(-dataset.train.count // recipe["batch_size"])
+    smoothing = recipe.get("label_smoothing", 0.0)
     net = build(recipe["model"], input_shape=tuple(recipe["input_shape"]), num_classes=dataset.num_classes,
-                label_mode=recipe["label_mode"], optimizer=_optimizer(recipe, steps))
+                label_mode=effective_label_mode(recipe), optimizer=_optimizer(recipe, steps),
+                loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing else None)
     if overwrite:
         run.clear()
     run.create(recipe, {"runtime": describe(), "keras": NAME, "class_names": dataset.class_names,
@@ -170,6 +176,11 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
         f"{metrics['test_images']} test images after {metrics['epochs_run']} epochs, "
         f"{metrics['seconds']:.0f} s; results in {run.path}/")
     return RunResult(run.path, state, metrics, time.time() - started)
+
+
+def effective_label_mode(recipe) -> str:
+    """Label smoothing needs one-hot labels, whatever ``label_mode`` says."""
+    return "categorical" if recipe.get("label_smoothing") else recipe["label_mode"]
 
 
 def _optimizer(recipe, steps_per_epoch):
@@ -296,7 +307,7 @@ def evaluate(run_path, data=None, *, batch_size: int = 64, limit=None) -> dict:
     net = load_run_model(run)
     dataset = load_data(recipe["data"] if data is None else data, tuple(recipe["input_shape"]),
                         validation_split=recipe["validation_split"], seed=recipe["seed"],
-                        limit=limit, label_mode=recipe["label_mode"])
+                        limit=limit, label_mode=effective_label_mode(recipe))
     if dataset.num_classes != int(net.output_shape[-1]) and int(net.output_shape[-1]) > 1:
         raise ValueError(f"--data has {dataset.num_classes} classes but the model of {run.path!r} "
                          f"predicts {net.output_shape[-1]}; evaluate on data with the same classes.")

@@ -6,7 +6,7 @@ import argparse
 import json
 
 RECIPE_FLAGS = ("epochs", "batch_size", "learning_rate", "optimizer", "schedule", "augment",
-                "validation_split", "patience", "image_size", "label_mode", "limit")
+                "validation_split", "patience", "image_size", "label_mode", "limit", "label_smoothing")
 
 
 def register(subparsers) -> None:
@@ -41,6 +41,8 @@ def register(subparsers) -> None:
                        help="stop after this many epochs without validation improvement (default: off)")
     train.add_argument("--label-mode", default="int", choices=("int", "categorical"),
                        help="integer labels (default) or one-hot with categorical cross-entropy")
+    train.add_argument("--label-smoothing", type=float, default=None,
+                       help="label smoothing in [0, 1) (default 0); > 0 trains on one-hot labels")
     train.add_argument("--limit", type=int, default=None, help="use at most N images per split (quick trials)")
     train.add_argument("--out", default=None, help="run directory (default runs/MODEL-DATA)")
     mode = train.add_mutually_exclusive_group()
