@@ -150,16 +150,21 @@ def test_fold_leaves_what_cannot_be_folded():
     c = layers.Add(name="add")([layers.BatchNormalization(name="shared_input")(b), b])
     d = layers.BatchNormalization(name="after_add")(c)
     e = layers.BatchNormalization(name="after_dense")(layers.Dense(3, name="dense")(layers.Flatten()(x)))
-    model = keras.Model(x, [a, d, e])
+    f = layers.BatchNormalization(name="ok_bn")(layers.Conv2D(2, 1, name="ok_conv")(x))
+    model = keras.Model(x, [a, d, e, f])
     randomize_batchnorm(model)
     folded, report = fold_batchnorm(model, report=True)
-    assert report["folded"] == []
+    assert report["folded"] == ["ok_bn -> ok_conv"]
     assert set(report["kept"]) == {"after_activation", "shared_input", "after_add", "after_dense"}
     assert "activation" in report["kept"]["after_activation"]
     assert "used elsewhere" in report["kept"]["shared_input"]
     data = images(2, 8, 8, 3)
     for new, old in zip(folded(data, training=False), model(data, training=False)):
-        np.testing.assert_allclose(np.asarray(new), np.asarray(old), atol=1e-6)
+        np.testing.assert_allclose(np.asarray(new), np.asarray(old), atol=1e-5)
+    with pytest.raises(ValueError, match=r"none of the 4 BatchNormalization.*'after_activation': the conv"):
+        fold_batchnorm(keras.Model(x, [a, d, e]))
+    with pytest.raises(ValueError, match="no BatchNormalization layer"):
+        fold_batchnorm(keras.Model(x, b))
 
 
 # -- add_se ----------------------------------------------------------------------------------

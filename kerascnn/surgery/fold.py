@@ -109,6 +109,17 @@ class FoldBatchNorm(Edit):
             self.into[id(conv_call)] = call
             self.folded.add(id(call))
 
+    def finish(self) -> None:
+        if self.names:
+            return
+        if not self.kept:
+            raise ValueError("fold_batchnorm: the model has no BatchNormalization layer to fold.")
+        reasons = "; ".join(f"{name!r}: {why}" for name, why in list(self.kept.items())[:5])
+        raise ValueError(
+            f"fold_batchnorm: none of the {len(self.kept)} BatchNormalization layers directly follows a "
+            f"convolution whose output feeds nothing else ({reasons}{'; ...' if len(self.kept) > 5 else ''})."
+        )
+
     def call(self, rewriter: Rewriter, graph: Graph, call, args, kwargs):
         if id(call) in self.folded:
             return args[0]  # the folded convolution's output already includes this BatchNorm
@@ -132,7 +143,11 @@ def fold_batchnorm(model, report: bool = False):
 
     Args:
         model: a functional or Sequential Keras model (nested models are folded too).
-        report: also return a dict ``{"folded": [...], "kept": {batchnorm: reason}}``.
+        report: also return a dict ``{"folded": ["bn -> conv", ...], "kept": {bn: reason}}``.
+
+    Raises:
+        ValueError: not one BatchNorm can be folded (the message names them and says why),
+            or the model has none.
 
     Examples:
         >>> from kerascnn.runtime import keras

@@ -187,6 +187,7 @@ class Rewriter:
         self._nested: dict = {}
         self._keep: list = []  # the originals whose id() keys the maps above
         self._graphs: list[Graph] = []  # the graphs being rebuilt, innermost last
+        self.new_input_shapes = False  # True while rebuilding for other input shapes
 
     # -- layers -------------------------------------------------------------------------
     def copy_layer(self, layer, weights=None, **changes):
@@ -232,9 +233,14 @@ class Rewriter:
             outputs = layer(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - reported with the layer's name
             shapes = [tuple(t.shape) for t in flatten((args, kwargs)) if hasattr(t, "shape")]
+            hint = (
+                " The model may not work at this input size: a layer before this one (a Reshape, a "
+                "TensorFlow operation, a positional embedding...) can keep the old size in its configuration."
+                if self.new_input_shapes else ""
+            )
             raise ValueError(
                 f"layer {call.name!r} ({call.kind}) cannot be called on the rewritten inputs of shape "
-                f"{', '.join(map(str, shapes))}: {type(error).__name__}: {error}"
+                f"{', '.join(map(str, shapes))}: {type(error).__name__}: {str(error).rstrip('.')}.{hint}"
             ) from error
         pending = self._pending_weights.pop(id(layer), None)
         if pending is not None and layer is not pending[0]:
@@ -276,6 +282,8 @@ class Rewriter:
         originals = graph.inputs
         if input_shapes is None:
             input_shapes = [tuple(t.shape[1:]) for t in originals]
+        elif not self._graphs:
+            self.new_input_shapes = [tuple(s) for s in input_shapes] != [tuple(t.shape[1:]) for t in originals]
         inputs = [
             keras.Input(shape=shape, dtype=original.dtype, name=_input_name(original))
             for original, shape in zip(originals, input_shapes)

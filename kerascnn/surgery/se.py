@@ -1,9 +1,10 @@
 """Insert squeeze-and-excitation blocks into any CNN (Hu et al. 2017, figures 2 and 3).
 
 ``where="residual"``: on every residual branch, just before the addition, as SE-ResNet
-does. A residual addition is an ``Add`` of two 4D tensors where one input (the branch)
-is strictly further from the model input than the other (the shortcut: the block input,
-or its 1x1 projection) and ends in a BatchNorm or a convolution.
+does. A residual addition is an ``Add`` of two 4D tensors where one input (the branch) is
+further from the model input than the other (the shortcut: the block input, or its 1x1
+projection), ends in a BatchNorm or a convolution, and has at least two convolutions
+since it split from the shortcut.
 
 ``where="conv"``: after every convolution block of a plain stack such as VGG, i.e. after
 the convolution and the BatchNorm / activation layers that directly follow it.
@@ -19,6 +20,9 @@ from kerascnn.errors import check_choice, check_int
 from kerascnn.surgery.rewrite import Edit, Graph, Rewriter, check_model, rewrite
 
 PLACES = ("residual", "conv")
+#: A residual block has at least two convolutions on its branch (ResNet: 2 or 3); a single
+#: layer added to its own input (DaViT's positional depthwise convolution) is no block.
+MIN_BRANCH_CONVOLUTIONS = 2
 SE_PARTS = ("squeeze", "reduce", "expand", "excite")  # the layer names of kerascnn.blocks.se_block
 BRANCH_ENDS = ("BatchNormalization", "SyncBatchNormalization", "Conv2D", "DepthwiseConv2D", "SeparableConv2D")
 CONVOLUTIONS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D")
@@ -30,16 +34,39 @@ def _is_4d(tensor) -> bool:
     return len(tensor.shape) == 4
 
 
+def _ancestors(graph: Graph, tensor) -> set[int]:
+    """The indices of the calls that ``tensor`` depends on."""
+    seen, stack = set(), [graph.producer(tensor)]
+    while stack:
+        call = stack.pop()
+        if call is not None and call.index not in seen:
+            seen.add(call.index)
+            stack.extend(graph.producer(t) for t in call.inputs)
+    return seen
+
+
+def _branch_convolutions(graph: Graph, tensor, shortcut, levels: dict) -> int:
+    """Convolutions on the longest path from ``tensor`` back to where it meets ``shortcut``'s history."""
+    stop = _ancestors(graph, shortcut)
+    count, call = 0, graph.producer(tensor)
+    while call is not None and call.index not in stop:
+        count += call.kind in CONVOLUTIONS
+        parents = [p for p in map(graph.producer, call.inputs) if p is not None]
+        call = max(parents, key=lambda p: levels[p.index], default=None)
+    return count
+
+
 def residual_branch(graph: Graph, call, levels: dict) -> int | None:
     """The position of the residual branch among the inputs of the ``Add`` ``call``, or None."""
     if call.kind != "Add" or len(call.inputs) != 2 or not all(map(_is_4d, call.inputs)):
         return None
     producers = [graph.producer(t) for t in call.inputs]
     depth = [levels[p.index] if p is not None else 0 for p in producers]
-    branch = 0 if depth[0] > depth[1] else 1 if depth[1] > depth[0] else None
-    if branch is None or producers[branch] is None or producers[branch].kind not in BRANCH_ENDS:
+    branch = 0 if depth[0] > depth[1] else 1
+    if depth[branch] == depth[1 - branch] or producers[branch].kind not in BRANCH_ENDS:
         return None
-    return branch
+    convolutions = _branch_convolutions(graph, call.inputs[branch], call.inputs[1 - branch], levels)
+    return branch if convolutions >= MIN_BRANCH_CONVOLUTIONS else None
 
 
 def _block_end(graph: Graph, call):
@@ -115,7 +142,8 @@ class AddSE(Edit):
         seen = ", ".join(repr(n) for n in self.adds_seen[:10]) or "none"
         raise ValueError(
             "add_se(where='residual') found no residual addition: an Add of two 4D tensors where one "
-            f"input is a branch ending in BatchNorm or a convolution (Add layers seen: {seen}). "
+            "input is a branch of two or more convolutions ending in BatchNorm or a convolution "
+            f"(Add layers seen: {seen}). "
             "For a plain stack such as VGG use where='conv'."
         )
 
