@@ -48,7 +48,8 @@ def _layer_table(model, max_layers: int) -> list:
         by_class[cls][2] += frozen
     lines = ["  parameters by layer class:"]
     for cls, (count, trainable, frozen) in sorted(by_class.items(), key=lambda kv: -(kv[1][1] + kv[1][2])):
-        lines.append(f"    {cls:<28} {count:>4} layer(s) {trainable:>14,} trainable {frozen:>12,} non-trainable")
+        lines.append(f"    {cls:<28} {count:>4} layer(s) {trainable:>14,} trainable "
+                     f"{frozen:>12,} non-trainable")
     shown = sorted(rows, key=lambda r: -(r[2] + r[3]))[:max_layers]
     lines.append(f"  layers holding parameters ({len(shown)} largest of {len(rows)}):")
     width = max((len(r[0]) for r in shown), default=5)
@@ -71,7 +72,8 @@ def _hints(model, difference: int) -> list:
         hints.append(f"the difference equals the convolution biases ({conv_bias:,}): torchvision's "
                      "ResNet/GoogLeNet convolutions have none (use_bias=False before BatchNorm)")
     if bn_stats and conv_bias and abs(difference) == bn_stats + conv_bias:
-        hints.append(f"the difference equals convolution biases + BatchNorm statistics ({conv_bias + bn_stats:,})")
+        hints.append("the difference equals convolution biases + BatchNorm statistics "
+                     f"({conv_bias + bn_stats:,})")
     return hints
 
 
@@ -115,7 +117,8 @@ def assert_params(model, total=None, trainable=None, non_trainable=None, max_lay
 def card_mismatches(model, card) -> list:
     """Differences between a built model and a :class:`kerascnn.ModelCard`'s counts, as text lines."""
     actual = parameter_counts(model)
-    fields = {"total": card.params, "trainable": card.trainable_params, "non_trainable": card.non_trainable_params}
+    fields = {"total": card.params, "trainable": card.trainable_params,
+              "non_trainable": card.non_trainable_params}
     return [f"{key}: card {want:,}, built {actual[key]:,} ({actual[key] - want:+,})"
             for key, want in fields.items() if want is not None and want != actual[key]]
 

@@ -16,8 +16,9 @@ from kerascnn.blocks import inception
 from kerascnn.runtime import IS_KERAS3, keras
 
 layers = keras.layers
-# The hand-computed tests also run on JAX (marker `builders`); the full-size models only in
-# the TensorFlow runtimes, to keep the JAX run short.
+# The analysis reads the Keras graph, which does not depend on the backend: a few tests
+# (marker `builders`) also run on JAX; the rest only in the two TensorFlow runtimes, since
+# every layer built on JAX costs an XLA compilation of its initialisers.
 
 
 def _model(shape, *stack, name=None):
@@ -37,32 +38,43 @@ def resnet50_v1():
     return keras.applications.ResNet50(weights=None)
 
 
-@pytest.mark.parametrize("layer, shape, expected", [
+# (layer, per-sample input shape, MACs by hand); all in one model, built once
+BY_HAND = {
     # 15x15 outputs (floor((31 - 3)/2) + 1), 8 filters, 3*3*4 weights each
-    (layers.Conv2D(8, 3, strides=2), (31, 31, 4), 15 * 15 * 8 * 3 * 3 * 4),
+    "strided": (lambda n: layers.Conv2D(8, 3, strides=2, name=n), (31, 31, 4), 15 * 15 * 8 * 3 * 3 * 4),
     # 'same', stride 2 on 31: ceil(31/2) = 16
-    (layers.Conv2D(8, 3, strides=2, padding="same"), (31, 31, 4), 16 * 16 * 8 * 3 * 3 * 4),
+    "same": (lambda n: layers.Conv2D(8, 3, strides=2, padding="same", name=n), (31, 31, 4),
+             16 * 16 * 8 * 3 * 3 * 4),
     # dilation 2: effective kernel 5, 27x27 outputs, still 3*3 weights per output
-    (layers.Conv2D(8, 3, dilation_rate=2), (31, 31, 4), 27 * 27 * 8 * 3 * 3 * 4),
+    "dilated": (lambda n: layers.Conv2D(8, 3, dilation_rate=2, name=n), (31, 31, 4), 27 * 27 * 8 * 3 * 3 * 4),
     # groups 2: each filter sees 4/2 input channels
-    (layers.Conv2D(8, 3, groups=2), (10, 10, 4), 8 * 8 * 8 * 3 * 3 * 2),
+    "grouped": (lambda n: layers.Conv2D(8, 3, groups=2, name=n), (10, 10, 4), 8 * 8 * 8 * 3 * 3 * 2),
     # depthwise, multiplier 2: 8 output channels, 3*3 weights each
-    (layers.DepthwiseConv2D(3, depth_multiplier=2), (10, 10, 4), 8 * 8 * 8 * 3 * 3),
+    "depthwise": (lambda n: layers.DepthwiseConv2D(3, depth_multiplier=2, name=n), (10, 10, 4),
+                  8 * 8 * 8 * 3 * 3),
     # separable: depthwise 8*8*4*9, then pointwise 8*8*4*16
-    (layers.SeparableConv2D(16, 3), (10, 10, 4), 8 * 8 * 4 * 9 + 8 * 8 * 4 * 16),
+    "separable": (lambda n: layers.SeparableConv2D(16, 3, name=n), (10, 10, 4),
+                  8 * 8 * 4 * 9 + 8 * 8 * 4 * 16),
     # Dense on a rank-3 input: 5 positions x 7 outputs x 6 inputs
-    (layers.Dense(7), (5, 6), 5 * 7 * 6),
-    (layers.Conv1D(8, 5, strides=3), (20, 2), 6 * 8 * 5 * 2),
-    (layers.Conv2DTranspose(3, 2, strides=2), (4, 4, 5), 4 * 4 * 5 * 2 * 2 * 3),
-])
-@pytest.mark.builders
-def test_layer_macs_by_hand(layer, shape, expected):
-    cost = analysis.macs(_model(shape, layer))
-    assert cost.total == expected
+    "dense3": (lambda n: layers.Dense(7, name=n), (5, 6), 5 * 7 * 6),
+    # Conv1D: floor((20 - 5)/3) + 1 = 6 positions, 8 filters, 5*2 weights
+    "conv1d": (lambda n: layers.Conv1D(8, 5, strides=3, name=n), (20, 2), 6 * 8 * 5 * 2),
+    # transposed: every input pixel meets every 2x2x3 weight of its 5 channels
+    "transposed": (lambda n: layers.Conv2DTranspose(3, 2, strides=2, name=n), (4, 4, 5),
+                   4 * 4 * 5 * 2 * 2 * 3),
+}
+
+
+def test_layer_macs_by_hand():
+    inputs, outputs = [], []
+    for name, (make, shape, _) in BY_HAND.items():
+        inputs.append(keras.Input(shape, name=f"in_{name}"))
+        outputs.append(make(name)(inputs[-1]))
+    cost = analysis.macs(keras.Model(inputs, outputs))
+    assert cost.per_layer == {name: expected for name, (_, _, expected) in BY_HAND.items()}
     assert cost.unknown == []
 
 
-@pytest.mark.builders
 def test_other_ops_are_counted_apart():
     model = _model((8, 8, 3), layers.Conv2D(4, 3, use_bias=False, name="conv"),
                    layers.BatchNormalization(name="bn"), layers.ReLU(name="relu"),
@@ -133,7 +145,6 @@ def test_register_counter_teaches_a_custom_layer():
     assert cost.unknown == [] and cost.other_ops == 5
 
 
-@pytest.mark.builders
 def test_attention_and_matmul():
     x = keras.Input((10, 16))
     y = layers.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")(x, x)

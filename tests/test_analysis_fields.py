@@ -28,18 +28,17 @@ def vgg16():
 
 
 @pytest.mark.builders
-@pytest.mark.parametrize("depth, expected", [(1, 3), (2, 5), (3, 7)])
-def test_stacked_3x3_convolutions(depth, expected):
-    # each 3x3 conv at jump 1 adds (3 - 1) * 1: 1 + 2*depth
-    convs = [layers.Conv2D(2, 3, name=f"c{i}") for i in range(depth)]
+def test_stacked_3x3_convolutions():
+    # each 3x3 conv at jump 1 adds (3 - 1) * 1: one sees 3, two 5, three 7 (1 + 2n)
+    convs = [layers.Conv2D(2, 3, name=f"c{i}") for i in (1, 2, 3)]
     fields = analysis.receptive_field(_stack((16, 16, 1), *convs))
-    field = fields[f"c{depth - 1}"]
-    assert field.size == (expected, expected) == (1 + 2 * depth,) * 2
-    assert field.jump == (1, 1)
-    assert field.start == (0.5 + depth,) * 2  # 'valid': the first output is centred depth pixels in
+    for depth, expected in ((1, 3), (2, 5), (3, 7)):
+        field = fields[f"c{depth}"]
+        assert field.size == (expected, expected) == (1 + 2 * depth,) * 2
+        assert field.jump == (1, 1)
+        assert field.start == (0.5 + depth,) * 2  # 'valid': the first output is centred depth pixels in
 
 
-@pytest.mark.builders
 def test_stride_dilation_padding_and_pooling():
     model = _stack((32, 32, 1),
                    layers.ZeroPadding2D(1, name="pad"),
@@ -56,7 +55,6 @@ def test_stride_dilation_padding_and_pooling():
     assert fields["c2"].start == (1.5, 1.5)                 # 'same' pads 2 before: (2 - 2) * 4
 
 
-@pytest.mark.builders
 def test_multi_branch_takes_the_largest_and_global_pooling_covers_all():
     x = keras.Input((16, 16, 3))
     small = layers.Conv2D(4, 1, name="one")(x)
@@ -99,22 +97,24 @@ def test_output_size_formula(size, kernel, stride, padding, expected):
     assert conv_output_size(size, kernel, stride, padding) == expected
 
 
-@pytest.mark.builders
-@pytest.mark.parametrize("size, stride, padding", [(7, 2, "valid"), (7, 2, "same"), (9, 3, "same"), (10, 3, "valid")])
-def test_output_sizes_agree_with_keras(size, stride, padding):
-    model = _stack((size, size + 2, 1),
-                   layers.Conv2D(2, 3, strides=stride, padding=padding, name="conv"),
-                   layers.MaxPooling2D(2, padding=padding, name="pool"))
-    rows = analysis.output_sizes(model)
-    assert [r.name for r in rows] == ["conv", "pool"]
-    for row in rows:
+CASES = [(7, 2, "valid"), (7, 2, "same"), (9, 3, "same"), (10, 3, "valid")]
+
+
+def test_output_sizes_agree_with_keras():
+    inputs, outputs = [], []
+    for i, (size, stride, padding) in enumerate(CASES):
+        inputs.append(keras.Input((size, size + 2, 1)))
+        y = layers.Conv2D(2, 3, strides=stride, padding=padding, name=f"conv{i}")(inputs[-1])
+        outputs.append(layers.MaxPooling2D(2, padding=padding, name=f"pool{i}")(y))
+    rows = {row.name: row for row in analysis.output_sizes(keras.Model(inputs, outputs))}
+    assert sorted(rows) == sorted([f"conv{i}" for i in range(4)] + [f"pool{i}" for i in range(4)])
+    for row in rows.values():
         assert row.matches, row
-    conv = rows[0]
-    expected = -(-size // stride) if padding == "same" else (size - 3) // stride + 1
-    assert conv.formula_size[0] == conv.keras_size[0] == expected
+    for i, (size, stride, padding) in enumerate(CASES):
+        expected = -(-size // stride) if padding == "same" else (size - 3) // stride + 1
+        assert rows[f"conv{i}"].formula_size[0] == rows[f"conv{i}"].keras_size[0] == expected
 
 
-@pytest.mark.builders
 def test_same_padding_is_explained():
     # 'same', stride 2, kernel 7 on 224 (ResNet conv1): O = 112, P = (112 - 1)*2 + 7 - 224 = 5
     model = _stack((224, 224, 3), layers.Conv2D(2, 7, strides=2, padding="same", name="conv1"))

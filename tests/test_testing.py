@@ -6,11 +6,10 @@ import kerascnn
 from kerascnn.runtime import keras
 from kerascnn.testing import assert_matches_card, assert_params, parameter_counts
 
-pytestmark = pytest.mark.builders
-
 
 def _bn_net():
-    # conv 3*3*3*8 + 8 = 224, BatchNorm 4*8 = 32 (16 trainable gamma/beta, 16 moving stats), dense 8*2 + 2 = 18
+    # conv 3*3*3*8 + 8 = 224, BatchNorm 4*8 = 32 (16 trainable gamma/beta, 16 moving stats),
+    # dense 8*2 + 2 = 18
     x = keras.Input((8, 8, 3))
     y = keras.layers.Conv2D(8, 3, name="conv")(x)
     y = keras.layers.BatchNormalization(name="bn")(y)
@@ -19,6 +18,7 @@ def _bn_net():
     return keras.Model(x, y, name="bn_net")
 
 
+@pytest.mark.builders
 def test_counts_pass():
     model = _bn_net()
     assert parameter_counts(model) == {"total": 274, "trainable": 258, "non_trainable": 16}

@@ -88,7 +88,8 @@ def complexity_chart(names_or_models, path, top1: dict | None = None, title: str
         warnings.warn(f"no top-1 accuracy for {', '.join(missing)} (none on the reference card; pass "
                       "top1={name: percent}); left off the chart.", stacklevel=2)
     if not plotted:
-        raise ValueError(f"none of {', '.join(missing)} has a top-1 accuracy to plot; pass top1={{name: percent}}.")
+        raise ValueError(f"none of {', '.join(missing)} has a top-1 accuracy to plot; "
+                         "pass top1={name: percent}.")
     save_chart(plotted, path, title)
     return plotted
 
@@ -115,7 +116,8 @@ def _draw(points, title):
                      s=[20 + _SIZE_PER_MILLION * p["params"] / 1e6 for p in group],
                      color=colours[family], alpha=0.55, edgecolors="black", linewidths=0.6, label=family)
     for p in points:
-        axes.annotate(p["name"], (p["gmacs"], p["top1"]), xytext=(5, 5), textcoords="offset points", fontsize=8)
+        axes.annotate(p["name"], (p["gmacs"], p["top1"]), xytext=(5, 5), textcoords="offset points",
+                      fontsize=8)
     axes.set_xscale("log")
     plain = FuncFormatter(lambda value, _: f"{value:g}")
     axes.xaxis.set_major_formatter(plain)
@@ -127,7 +129,8 @@ def _draw(points, title):
     axes.grid(True, which="both", alpha=0.3)
     family_legend = axes.legend(loc="lower right", fontsize=8, title="family", markerscale=0.4)
     axes.add_artist(family_legend)
-    sizes = [axes.scatter([], [], s=20 + _SIZE_PER_MILLION * m, color="grey", alpha=0.4) for m in (10, 50, 100)]
+    sizes = [axes.scatter([], [], s=20 + _SIZE_PER_MILLION * m, color="grey", alpha=0.4)
+             for m in (10, 50, 100)]
     axes.legend(sizes, ["10 M params", "50 M", "100 M"], loc="upper left", fontsize=8, labelspacing=1.5,
                 borderpad=1.0, title="parameters")
     figure.tight_layout()

@@ -141,7 +141,8 @@ def register_counter(layer_type, counter) -> None:
     """
     name = layer_type if isinstance(layer_type, str) else layer_type.__name__
     if not callable(counter):
-        raise TypeError(f"counter must be callable (layer, input_shapes, output_shapes) -> (macs, other_ops), got {counter!r}.")
+        raise TypeError("counter must be callable (layer, input_shapes, output_shapes) -> "
+                        f"(macs, other_ops), got {counter!r}.")
     _COUNTERS[canonical(name)] = counter
 
 

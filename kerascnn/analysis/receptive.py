@@ -163,7 +163,8 @@ def _propagate(step, fields):
         n = len(field_in.size)
         pairs = pad_pairs(step.layer.padding if kind in PADDING else step.layer.cropping, n)
         sign = -1 if kind in PADDING else 1
-        start = tuple(c + sign * before * j for c, j, (before, _) in zip(field_in.start, field_in.jump, pairs))
+        start = tuple(c + sign * before * j
+                      for c, j, (before, _) in zip(field_in.start, field_in.jump, pairs))
         return ReceptiveField(field_in.size, field_in.jump, start)
     # Anything else keeps the field if it keeps the spatial layout (element-wise, merges,
     # Dense on a feature map, BatchNorm, activations, dropout...).

@@ -105,7 +105,8 @@ def _row(step):
         kernel, strides, dilation, padding = window(layer)
         effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
         pads = padding_amounts(layer, sizes_in)
-        formula = tuple(math.floor((i - k + sum(p)) / s) + 1 for i, k, s, p in zip(sizes_in, effective, strides, pads))
+        formula = tuple(math.floor((i - k + sum(p)) / s) + 1
+                        for i, k, s, p in zip(sizes_in, effective, strides, pads))
         explanation = "; ".join(_explain_window(i, k, s, padding, p)
                                 for i, k, s, p in zip(sizes_in, effective, strides, pads))
         return OutputSize(step.name, step.class_name, sizes_in, effective, tuple(strides), padding,
@@ -115,9 +116,11 @@ def _row(step):
         sign = 1 if kind in PADDING else -1
         formula = tuple(i + sign * (b + a) for i, (b, a) in zip(sizes_in, pairs))
         word = "+" if sign > 0 else "-"
-        explanation = "; ".join(f"{i} {word} {b} {word} {a} = {o}" for i, (b, a), o in zip(sizes_in, pairs, formula))
+        explanation = "; ".join(f"{i} {word} {b} {word} {a} = {o}"
+                                for i, (b, a), o in zip(sizes_in, pairs, formula))
         return OutputSize(step.name, step.class_name, sizes_in, (1,) * n, (1,) * n,
-                          "padding" if sign > 0 else "cropping", tuple(pairs), formula, sizes_out, explanation)
+                          "padding" if sign > 0 else "cropping", tuple(pairs), formula, sizes_out,
+                          explanation)
     if kind in UPSAMPLING:
         factors = layer.size if isinstance(layer.size, (list, tuple)) else (layer.size,) * n
         formula = tuple(i * f for i, f in zip(sizes_in, factors))

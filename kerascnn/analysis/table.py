@@ -73,7 +73,8 @@ class ModelSummary:
         right = (False, False, False, True, True, True, True)
 
         def line(values):
-            return "  ".join(str(v).rjust(w) if r else str(v).ljust(w) for v, w, r in zip(values, widths, right))
+            return "  ".join(str(v).rjust(w) if r else str(v).ljust(w)
+                             for v, w, r in zip(values, widths, right))
 
         rule = "-" * len(line(headers))
         text = [f"Model: {self.model_name}", rule, line(headers), rule, *(line(c) for c in cells), rule,

@@ -18,14 +18,16 @@ def register(subparsers) -> None:
                     "counted on the built model) and the reference cards' figures; write a chart of "
                     "MACs against top-1 accuracy (bubble area = parameters).",
     )
-    compare.add_argument("models", nargs="+", help="registered model names or shell wildcards, e.g. resnet50 'vgg1?'")
+    compare.add_argument("models", nargs="+",
+                         help="registered model names or shell wildcards, e.g. resnet50 'vgg1?'")
     compare.add_argument("--out", default="complexity.png", metavar="PATH",
                          help="where to write the chart (PNG), default complexity.png; '-' for no chart")
     compare.add_argument("--csv", default=None, metavar="PATH", help="also write the table as CSV")
     compare.set_defaults(handler=run_compare)
 
     check = subparsers.add_parser(
-        "check", help="build registered models and compare parameter counts with their cards (exit 1 on a mismatch)",
+        "check",
+        help="build registered models and compare parameter counts with their cards (exit 1 on a mismatch)",
         description="Build every registered model matching PATTERN and compare its parameter counts "
                     "(total, trainable, non-trainable) with its reference card. Exit status: 0 all "
                     "match, 1 a mismatch, 2 bad input.",
