@@ -3,6 +3,7 @@
 * torchvision `_ops` (REFERENCES.md, weights metadata; multiply-accumulates of convolutions
   and linear layers): within 0.5%. torchvision's ResNets are V1.5 (stride in the 3x3),
   its AlexNet the 64-filter one-tower form, its GoogLeNet the BN variant with a 3x3 "5x5".
+  (VGG-16 is checked on keras.applications' VGG16 in tests/test_analysis.py; VGG-11 here.)
 * He et al. 2015, Table 1 (V1 ResNets, stride in the first 1x1): one published decimal,
   so within 0.1 G.
 
@@ -25,6 +26,7 @@ BUILDS = {
     "resnet50_v1.5": ("resnet50", {"stride_in": "v1.5", "use_bias": False}),
     "resnet101_v1": ("resnet101", {}),
     "resnet101_v1.5": ("resnet101", {"stride_in": "v1.5", "use_bias": False}),
+    "vgg11": ("vgg11", {}),
     "alexnet_torchvision": ("alexnet", {"variant": "torchvision"}),
     "googlenet_torchvision": ("googlenet", {"variant": "torchvision"}),
 }
@@ -50,6 +52,7 @@ def costs():
     ("resnet34", 3.664),
     ("resnet50_v1.5", 4.089),
     ("resnet101_v1.5", 7.801),
+    ("vgg11", 7.609),
     ("alexnet_torchvision", 0.714),
     ("googlenet_torchvision", 1.498),
 ])
