@@ -1,5 +1,9 @@
 """kerascnn: the classic convolutional networks for Keras, exact to their papers.
 
+The package imports Keras (and so TensorFlow) lazily, on the first use of anything in it:
+``import kerascnn.cli`` or ``kerascnn --help`` stays fast, and the ``kerascnn`` command can
+still choose the runtime (``TF_USE_LEGACY_KERAS``) before TensorFlow is imported.
+
 Examples:
     >>> import kerascnn
     >>> model = kerascnn.build("lenet5")
@@ -7,26 +11,47 @@ Examples:
     True
 """
 
-from kerascnn import blocks, runtime
-from kerascnn.blocks import basic_block, bottleneck_block, classifier_head, conv_bn_act, inception, se_block
-from kerascnn.models import *  # noqa: F401,F403 - every builder, registered on import
-from kerascnn.models import __all__ as _model_names
-from kerascnn.registry import ModelCard, build, list_models, model_card
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ModelCard",
-    "basic_block",
-    "blocks",
-    "bottleneck_block",
-    "build",
-    "classifier_head",
-    "conv_bn_act",
-    "inception",
-    "list_models",
-    "model_card",
-    "runtime",
-    "se_block",
-    *_model_names,
-]
+#: Public names defined outside kerascnn.models, and the module each comes from.
+_EXPORTS = {
+    "ModelCard": "kerascnn.registry",
+    "build": "kerascnn.registry",
+    "list_models": "kerascnn.registry",
+    "model_card": "kerascnn.registry",
+    "basic_block": "kerascnn.blocks",
+    "bottleneck_block": "kerascnn.blocks",
+    "classifier_head": "kerascnn.blocks",
+    "conv_bn_act": "kerascnn.blocks",
+    "inception": "kerascnn.blocks",
+    "se_block": "kerascnn.blocks",
+}
+_SUBMODULES = ("blocks", "runtime", "registry", "heads", "layers", "models")
+
+
+def _models():
+    return importlib.import_module("kerascnn.models")  # registers every builder
+
+
+def __getattr__(name):
+    if name.startswith("__") and name != "__all__":
+        raise AttributeError(name)
+    models = _models()
+    if name == "__all__":
+        return sorted([*_EXPORTS, *_SUBMODULES[:2], *models.__all__])
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in models.__all__:
+        return getattr(models, name)
+    try:
+        return importlib.import_module(f"kerascnn.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"kerascnn.{name}":
+            raise
+    raise AttributeError(f"module 'kerascnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *__getattr__("__all__")})

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "kerascnn.commands.train",
     "kerascnn.commands.finetune",
     "kerascnn.commands.analysis",
+    "kerascnn.commands.bench",
 ]
 
 USAGE_ERROR = 2
@@ -55,7 +56,9 @@ def _version() -> str:
 
 def main(argv=None) -> int:
     """Entry point of the ``kerascnn`` console script; returns the exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    # TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) would bury our one-line
+    # errors; users who want it back set TF_CPP_MIN_LOG_LEVEL themselves.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

@@ -104,7 +104,15 @@ def unregister(name: str) -> None:
     _CARDS.pop(name, None)
 
 
+def _load_zoo() -> None:
+    """Import kerascnn.models, whose modules register the builders (idempotent)."""
+    import importlib  # noqa: PLC0415
+
+    importlib.import_module("kerascnn.models")
+
+
 def _check_name(name) -> str:
+    _load_zoo()
     if not isinstance(name, str) or name not in _BUILDERS:
         raise unknown_name_error("model", name, _BUILDERS)
     return name
@@ -120,6 +128,7 @@ def list_models(pattern: str = "*") -> list[str]:
     """
     if not isinstance(pattern, str):
         raise TypeError(f"pattern must be a shell wildcard string such as 'resnet*', got {pattern!r}.")
+    _load_zoo()
     return sorted(n for n in _BUILDERS if fnmatch.fnmatchcase(n, pattern))
 
 
