@@ -176,7 +176,9 @@ def _propagate(step, fields):
 def receptive_field(model) -> dict:
     """Receptive field of every layer's output: ``{layer name: ReceptiveField or None}``.
 
-    Example (VGG-style: two 3x3 convolutions, then a 2x2 pooling doubles the jump):
+    A VGG-style stack: two 3x3 convolutions, then a 2x2 pooling doubles the jump.
+
+    Examples:
         >>> from kerascnn.runtime import keras
         >>> from kerascnn.analysis import receptive_field
         >>> x = keras.Input((32, 32, 3))
