@@ -14,8 +14,10 @@ import kerascnn
 from kerascnn.runtime import keras
 from kerascnn.weights import copy_weights_by_name
 
-pytestmark = pytest.mark.builders
-
+# Builder tests also run on JAX, where every new weight shape and every new input size costs
+# a compilation: forward passes there all use SMALL; the forward passes at other sizes run in
+# the two TensorFlow runtimes only (no marker).
+builders = pytest.mark.builders
 SMALL = (64, 64, 3)
 
 # He et al. 2015, Table 1: block type and blocks per stage conv2..conv5; stage widths.
@@ -69,6 +71,7 @@ def trainable_count(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
+@builders
 def test_recomputation_agrees_with_the_references():
     for depth in STAGES:
         # Keras total = torch count + 2 x BN channels (moving mean and variance)
@@ -82,6 +85,7 @@ def test_recomputation_agrees_with_the_references():
 NAMES = [f"{prefix}resnet{depth}" for prefix in ("", "se_") for depth in STAGES]
 
 
+@builders
 @pytest.mark.parametrize("name", NAMES)
 def test_counts_layout_and_forward_pass(name):
     depth = int(name.rsplit("resnet", 1)[1])
@@ -117,15 +121,25 @@ def halvings(side, times=5):
     return side
 
 
-@pytest.mark.parametrize("shape", [(224, 224, 3), (32, 32, 3), (37, 90, 3), (1, 1, 3), (1, 5, 1)])
+SIZES = [(224, 224, 3), (32, 32, 3), (37, 90, 3), (1, 1, 3), (1, 5, 1)]
+
+
+@builders
+@pytest.mark.parametrize("shape", SIZES)
 def test_resnet18_input_sizes(shape):
     model = kerascnn.resnet18(input_shape=shape, num_classes=7, compile=False)
     expected = (None, halvings(shape[0]), halvings(shape[1]), 512)
     assert tuple(model.get_layer("conv5_block2_out").output.shape) == expected
-    if shape[0] * shape[1] < 224 * 224:
-        assert np.asarray(model(np.ones((1, *shape), "float32"))).shape == (1, 7)
+    assert tuple(model.output.shape) == (None, 7)
 
 
+@pytest.mark.parametrize("shape", SIZES[2:])
+def test_forward_pass_at_small_and_non_square_sizes(shape):
+    model = kerascnn.se_resnet18(input_shape=shape, num_classes=7, compile=False)
+    assert np.asarray(model(np.ones((2, *shape), "float32"))).shape == (2, 7)
+
+
+@builders
 def test_minimum_input_size_is_one_pixel():
     # every downsampling pads (7x7/2 pad 3, pool 3x3/2 pad 1, 1x1/2 and 3x3/2 pad 1 convs),
     # so no feature map is ever empty: the card says 1x1 and only empty inputs are refused
@@ -136,6 +150,7 @@ def test_minimum_input_size_is_one_pixel():
         kerascnn.resnet18(input_shape=(32, 32))
 
 
+@builders
 def test_resnet50_stride_placement_v1_and_v15():
     model = kerascnn.resnet50(input_shape=(32, 32, 3), stride_in="v1.5", include_top=False, compile=False)
     for stage in (3, 4, 5):
@@ -148,12 +163,14 @@ def test_resnet50_stride_placement_v1_and_v15():
         kerascnn.resnet50(stride_in="v2")
 
 
+@builders
 def test_features_only_and_pooling():
     model = kerascnn.resnet18(input_shape=SMALL, num_classes=0, pooling="avg")
     assert tuple(model.output.shape) == (None, 512)
     assert model.count_params() == TORCH[18] - (512 * 1000 + 1000) + 2 * bn_channels(18)
 
 
+@builders
 def test_use_bias_adds_one_bias_per_conv_channel():
     model = kerascnn.resnet18(input_shape=SMALL, use_bias=True, compile=False)
     assert model.count_params() == KERAS_TOTAL[18] + bn_channels(18)
@@ -204,6 +221,7 @@ def imagenet_resnet50(applications_resnet50):
     return model
 
 
+@builders
 def test_keras_applications_layout_count_and_names(applications_resnet50, imagenet_resnet50):
     target = imagenet_resnet50
     assert target.count_params() == KERAS_APPLICATIONS_RESNET50 == applications_resnet50.count_params()
@@ -215,6 +233,7 @@ def test_keras_applications_layout_count_and_names(applications_resnet50, imagen
     assert target.get_layer("conv1_bn").epsilon == applications_resnet50.get_layer("conv1_bn").epsilon
 
 
+@builders
 def test_imagenet_loader_transfers_every_weight(applications_resnet50, imagenet_resnet50):
     x = np.random.default_rng(1).normal(size=(2, *SMALL)).astype("float32")
     expected = np.asarray(applications_resnet50(x, training=False))
@@ -223,6 +242,7 @@ def test_imagenet_loader_transfers_every_weight(applications_resnet50, imagenet_
     assert np.abs(expected).max() > 1e-2  # logits, not a trivially equal output
 
 
+@builders
 def test_copy_weights_by_name_maps_keras_applications(applications_resnet50, imagenet_resnet50):
     randomise(applications_resnet50, seed=2)  # new values: the copy below must bring all of them
     copy_weights_by_name(applications_resnet50, imagenet_resnet50)
@@ -231,6 +251,7 @@ def test_copy_weights_by_name_maps_keras_applications(applications_resnet50, ima
     assert np.abs(diff).max() <= 1e-5
 
 
+@builders
 def test_copy_weights_by_name_refuses_another_layout_and_changes_nothing(applications_resnet50):
     target = kerascnn.resnet18(input_shape=SMALL, compile=False)  # no biases, basic blocks
     before = [w.copy() for w in target.get_weights()]
@@ -239,6 +260,7 @@ def test_copy_weights_by_name_refuses_another_layout_and_changes_nothing(applica
     assert all((a == b).all() for a, b in zip(before, target.get_weights()))
 
 
+@builders
 def test_imagenet_download_failure_raises(monkeypatch):
     def failing_application(**kwargs):
         raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- refused")
@@ -248,6 +270,7 @@ def test_imagenet_download_failure_raises(monkeypatch):
         kerascnn.resnet50(weights="imagenet", input_shape=(32, 32, 3), include_top=False)
 
 
+@builders
 @pytest.mark.parametrize("kwargs, message", [
     ({"name": "resnet18"}, "not available for resnet18"),
     ({"name": "se_resnet50"}, "not available for se_resnet50"),
@@ -264,15 +287,15 @@ def test_imagenet_arguments_are_checked_before_building(kwargs, message):
 
 @pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras 3 notes the mismatch too
 def test_weights_file_round_trip_and_mismatch(tmp_path):
-    model = kerascnn.resnet18(input_shape=(32, 32, 3), num_classes=4, compile=False)
+    model = kerascnn.resnet18(input_shape=SMALL, num_classes=4, compile=False)
     path = str(tmp_path / "resnet18.weights.h5")
     model.save_weights(path)
-    again = kerascnn.resnet18(input_shape=(32, 32, 3), num_classes=4, weights=path, compile=False)
-    x = np.random.default_rng(4).random((1, 32, 32, 3), dtype="float32")
+    again = kerascnn.resnet18(input_shape=SMALL, num_classes=4, weights=path, compile=False)
+    x = np.random.default_rng(4).random((2, *SMALL), dtype="float32")
     np.testing.assert_array_equal(np.asarray(again(x)), np.asarray(model(x)))
     with pytest.raises(ValueError, match="do not fit model 'resnet18'.*conv1_conv"):
-        kerascnn.resnet18(input_shape=(32, 32, 1), num_classes=4, weights=path)  # wrong input channels
+        kerascnn.resnet18(input_shape=(64, 64, 1), num_classes=4, weights=path)  # wrong input channels
     corrupt = tmp_path / "corrupt.weights.h5"
     corrupt.write_bytes(b"not an HDF5 file" * 8)
     with pytest.raises(ValueError, match="do not fit model"):
-        kerascnn.resnet18(input_shape=(32, 32, 3), num_classes=4, weights=str(corrupt))
+        kerascnn.resnet18(input_shape=SMALL, num_classes=4, weights=str(corrupt))
