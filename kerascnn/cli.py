@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "kerascnn.commands.finetune",
     "kerascnn.commands.analysis",
     "kerascnn.commands.bench",
+    "kerascnn.commands.launch",
 ]
 
 USAGE_ERROR = 2

@@ -1,0 +1,59 @@
+"""``kerascnn bench MODEL``: inference and training-step speed of one model on this machine.
+
+Prints the machine's fp32 matrix-product rate, then for each batch size the images/s of
+kerascnn's model and (for ResNet-50/101/152 and VGG-16/19) keras.applications' model of
+the same architecture, measured alternately after warm-up, with the achieved GFLOP/s as a
+fraction of the matrix-product rate and the load average. Keras is imported only when the
+command runs.
+"""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="measure a model's inference and training images/s against keras.applications",
+        description="Measure a registered model's inference (predict_on_batch) and training-step "
+                    "(train_on_batch, SGD) images/s on this machine, alternately with keras.applications' "
+                    "model of the same architecture where one exists; print achieved GFLOP/s as a fraction "
+                    "of the machine's fp32 matrix-product rate. Medians of alternating rounds after warm-up.",
+    )
+    parser.add_argument("model", help="a registered model name (see `kerascnn models`)")
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 16], metavar="N",
+                        help="batch sizes, default 1 16")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians over them), default 3")
+    parser.add_argument("--size", type=int, default=None, metavar="PIXELS",
+                        help="input height and width (default: the model's)")
+    parser.add_argument("--xla", action="store_true", help="compile with XLA (jit_compile=True; TensorFlow)")
+    parser.add_argument("--no-train", dest="train", action="store_false", help="inference only")
+    parser.add_argument("--matmul-size", type=int, default=4096, metavar="N",
+                        help="side of the square matrices of the rate probe, default 4096")
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the figures as JSON")
+    parser.set_defaults(handler=run_bench)
+
+
+def run_bench(args) -> int:
+    import kerascnn  # noqa: PLC0415 - keep `kerascnn --help` free of TensorFlow
+    from kerascnn import bench  # noqa: PLC0415
+    from kerascnn.errors import unknown_name_error  # noqa: PLC0415
+
+    if args.model not in kerascnn.list_models():
+        raise unknown_name_error("model", args.model, kerascnn.list_models())
+    for argument, values in (("--batches", args.batches), ("--rounds", [args.rounds]),
+                             ("--matmul-size", [args.matmul_size])):
+        if any(v < 1 for v in values):
+            raise ValueError(f"{argument} must be positive integers, got {values}.")
+    if args.size is not None and args.size < 1:
+        raise ValueError(f"--size must be a positive number of pixels, got {args.size}.")
+    peak = bench.matmul_gflops(args.matmul_size, library="numpy")
+    print(f"matrix product (NumPy fp32 {args.matmul_size}^3): {peak:.1f} GFLOP/s (load {bench.load_average()})",
+          flush=True)
+    result = bench.bench_model(args.model, batches=args.batches, rounds=args.rounds, input_size=args.size,
+                               xla=args.xla, train=args.train, peak=peak)
+    conditions = result["conditions"]
+    print(f"{conditions['runtime']} ({conditions['backend']}), {conditions['cpu']} x{conditions['cpu_count']}, "
+          f"load {conditions['load_average']}; medians of {args.rounds} alternating rounds; "
+          f"training counted as 3 forward passes")
+    if args.json:
+        bench.write_json(args.json, result)
+    return 0
