@@ -1,0 +1,72 @@
+"""The notebooks run top to bottom and are stored without outputs.
+
+Each notebook is executed with nbclient in a kernel of the current interpreter
+(jupyter_client starts ``python3`` kernels with ``sys.executable``), in the runtime it
+needs: 01-04 in Keras 3 on TensorFlow, 05 in Keras 2 (kecam backbones). The kernel inherits
+this process's environment, so the runtime variables are set explicitly. Every notebook
+asserts its own figures (parameter counts by hand, output sizes, accuracies), so running
+it is the test. They are kept small (tiny epochs, small inputs, subsets).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+KERAS3 = [
+    "01_convolution_arithmetic",
+    "02_classic_architectures",
+    "03_inception_googlenet",
+    "04_resnet_se",
+]
+LEGACY = ["05_transfer_learning"]
+
+
+def _execute(name: str, tmp_path: Path):
+    from nbclient import NotebookClient  # noqa: PLC0415
+
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    errors = [output for cell in notebook.cells for output in cell.get("outputs", [])
+              if output.get("output_type") == "error"]
+    assert not errors, errors
+
+
+@pytest.mark.keras3_only
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize("name", KERAS3)
+def test_keras3_notebook_runs(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "0")
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    _execute(name, tmp_path)
+
+
+@pytest.mark.legacy_only
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize("name", LEGACY)
+def test_keras2_notebook_runs(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1")
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    monkeypatch.delenv("KERASCNN_WEIGHTS", raising=False)  # random weights: no download in CI
+    _execute(name, tmp_path)
+
+
+@pytest.mark.keras3_only
+@pytest.mark.tensorflow_only
+def test_notebooks_are_listed_and_stored_without_outputs():
+    stored = sorted(path.stem for path in NOTEBOOKS.glob("*.ipynb"))
+    assert stored == sorted(KERAS3 + LEGACY), "a notebook is missing from the lists of this test"
+    for name in stored:
+        notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        nbformat.validate(notebook)
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{name}: clear the outputs"
