@@ -26,8 +26,13 @@ KERAS3 = [
 LEGACY = ["05_transfer_learning"]
 
 
-def _execute(name: str, tmp_path: Path):
+def _execute(name: str, tmp_path: Path, monkeypatch, legacy: bool):
     from nbclient import NotebookClient  # noqa: PLC0415
+
+    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1" if legacy else "0")
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    monkeypatch.delenv("KERASCNN_WEIGHTS", raising=False)  # 05: random weights, no download in CI
 
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",
@@ -42,21 +47,14 @@ def _execute(name: str, tmp_path: Path):
 @pytest.mark.tensorflow_only
 @pytest.mark.parametrize("name", KERAS3)
 def test_keras3_notebook_runs(name, tmp_path, monkeypatch):
-    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "0")
-    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
-    _execute(name, tmp_path)
+    _execute(name, tmp_path, monkeypatch, legacy=False)
 
 
 @pytest.mark.legacy_only
 @pytest.mark.tensorflow_only
 @pytest.mark.parametrize("name", LEGACY)
 def test_keras2_notebook_runs(name, tmp_path, monkeypatch):
-    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1")
-    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
-    monkeypatch.delenv("KERASCNN_WEIGHTS", raising=False)  # random weights: no download in CI
-    _execute(name, tmp_path)
+    _execute(name, tmp_path, monkeypatch, legacy=True)
 
 
 @pytest.mark.keras3_only
