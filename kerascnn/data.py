@@ -338,6 +338,27 @@ def _npz(path):
                      "x_test, y_test (as keras.datasets' mnist.npz) or x, y.")
 
 
+def _check_readable(path, classes):
+    """Refuse unreadable image files up front: TensorFlow would fail later, mid-epoch."""
+    from PIL import Image  # noqa: PLC0415
+
+    bad = []
+    for name in classes:
+        for root, _dirs, files in os.walk(os.path.join(path, name)):
+            for file in sorted(files):
+                if not file.lower().endswith(IMAGE_EXTENSIONS):
+                    continue
+                try:
+                    with Image.open(os.path.join(root, file)) as image:
+                        image.verify()
+                except Exception:  # noqa: BLE001 - PIL raises many types for unreadable files
+                    bad.append(os.path.relpath(os.path.join(root, file), path))
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise ValueError(f"--data {path!r} holds {len(bad)} unreadable image file(s): {shown}; "
+                         "remove or replace them (accepted: readable BMP, GIF, JPEG, PNG files).")
+
+
 def _folder(path, input_shape, validation_split, seed, limit, label_mode):
     import tensorflow as tf  # noqa: PLC0415
 
@@ -351,6 +372,7 @@ def _folder(path, input_shape, validation_split, seed, limit, label_mode):
     if len(counts) < 2:
         raise ValueError(f"--data {path!r} has images of a single class ({next(iter(counts))!r}); "
                          "a classifier needs at least two class sub-folders.")
+    _check_readable(path, sorted(counts))
     dataset = keras.utils.image_dataset_from_directory(
         path, labels="inferred", label_mode="int", class_names=sorted(counts), batch_size=None, shuffle=False,
         image_size=input_shape[:2], color_mode="grayscale" if input_shape[2] == 1 else "rgb",

@@ -208,9 +208,29 @@ def _fit(net, dataset, recipe, run, tensorboard, verbose):
     if IS_KERAS3:
         repair_backup(run.file(runs.BACKUP), net)
     seed, batch = recipe["seed"], recipe["batch_size"]
-    net.fit(dataset.train.batches(batch, shuffle=True, seed=seed, augment=recipe["augment"]),
-            validation_data=dataset.validation.batches(batch) if validate else None,
-            epochs=recipe["epochs"], callbacks=callbacks, verbose=verbose, shuffle=False)
+    history = net.fit(dataset.train.batches(batch, shuffle=True, seed=seed, augment=recipe["augment"]),
+                      validation_data=dataset.validation.batches(batch) if validate else None,
+                      epochs=recipe["epochs"], callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
+                      verbose=verbose, shuffle=False)
+    _stop_if_diverged(history, run)
+
+
+def _stop_if_diverged(history, run):
+    """After ``TerminateOnNaN`` stopped the fit: say so, keep the last good model.keras."""
+    losses = (history.history if history is not None else {}).get("loss") or [0.0]
+    if np.isfinite(losses[-1]):
+        return
+    shutil.rmtree(run.file(runs.BACKUP), ignore_errors=True)  # its weights are NaN: never resume from them
+    try:
+        best = run.read_json(runs.MODEL + ".best.json")
+        kept = (f"{runs.MODEL} holds the last good model (epoch {best['epoch'] + 1}, "
+                f"{best['monitor']} {best['value']:.4f})")
+    except (OSError, ValueError, KeyError, TypeError):
+        kept = f"no epoch ended with a finite loss, so there is no {runs.MODEL}"
+    epoch = history.epoch[-1] + 1 if getattr(history, "epoch", None) else len(losses)
+    raise ValueError(f"training stopped: the loss became {losses[-1]} (diverged) in epoch {epoch}; "
+                     f"{kept} in {run.path}. Lower --learning-rate (or check the data for NaN values) "
+                     "and train again with --overwrite.")
 
 
 def repair_backup(folder: str, model) -> None:

@@ -34,6 +34,7 @@ def load_model_weights(model, weights, imagenet_loader=None):
     path = os.fspath(weights)
     if not os.path.isfile(path):
         raise ValueError(f"weights={path!r}: no such file. Use None, 'imagenet' or the path of a weights file.")
+    _check_readable(path)
     try:
         if IS_KERAS3 and path.endswith(".keras"):
             from kerascnn.runtime import keras  # noqa: PLC0415
@@ -48,6 +49,23 @@ def load_model_weights(model, weights, imagenet_loader=None):
             f"({len(model.weights)} weight tensors, {model.count_params():,} parameters): {error}"
         ) from None
     return model
+
+
+def _check_readable(path):
+    """A truncated or corrupt file gets a clear message (not "file not found" from Keras)."""
+    import zipfile  # noqa: PLC0415
+
+    import h5py  # noqa: PLC0415
+
+    if path.endswith(".keras"):
+        readable, kind = zipfile.is_zipfile(path), "a .keras (zip) model file"
+    elif path.endswith((".h5", ".hdf5")):
+        readable, kind = h5py.is_hdf5(path), "an HDF5 weights file"
+    else:
+        return
+    if not readable:
+        raise ValueError(f"weights={path!r} is not {kind}: it is truncated or corrupt "
+                         f"({os.path.getsize(path):,} bytes); save or download it again.")
 
 
 def _copy_by_position(source, target, path):
