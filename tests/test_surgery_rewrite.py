@@ -191,6 +191,17 @@ def test_add_se_on_residual_branches(resnet):
             np.testing.assert_array_equal(new, old)
 
 
+@pytest.mark.keras3_only
+def test_add_se_on_keras3_operator_addition():
+    x = keras.Input((8, 8, 16))
+    r = conv_bn_relu(x, 16, "b_1")
+    r = layers.BatchNormalization(name="b_2_bn")(layers.Conv2D(16, 3, padding="same", name="b_2_conv")(r))
+    model = keras.Model(x, layers.Activation("relu", name="out")(x + r))  # a keras.ops add, not a layer
+    se = add_se(model)
+    assert se.count_params() == model.count_params() + se_params(16)  # 2*16*1 + 1 + 16
+    assert se.get_layer("out").input.name != se.get_layer("b_2_bn").output.name
+
+
 def test_add_se_after_conv_blocks_and_ratio():
     x = keras.Input((16, 16, 3))
     y = conv_bn_relu(x, 64, "c1")

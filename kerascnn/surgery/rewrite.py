@@ -188,6 +188,7 @@ class Rewriter:
         self._keep: list = []  # the originals whose id() keys the maps above
         self._graphs: list[Graph] = []  # the graphs being rebuilt, innermost last
         self.new_input_shapes = False  # True while rebuilding for other input shapes
+        self._tensor_maps: list[dict] = []  # id(original tensor) -> new tensor, per graph being rebuilt
 
     # -- layers -------------------------------------------------------------------------
     def copy_layer(self, layer, weights=None, **changes):
@@ -273,6 +274,10 @@ class Rewriter:
             self._nested[key] = self.rebuild(model, shapes)
         return self.call_layer(self._nested[key], call, args, kwargs)
 
+    def new_tensor(self, original):
+        """The tensor of the new model that stands for ``original`` (an input of the call being rebuilt)."""
+        return self._tensor_maps[-1][id(original)]
+
     # -- graphs -------------------------------------------------------------------------
     def rebuild(self, model, input_shapes=None, name=None):
         """A new functional model: ``model``'s graph with every call passed through the edit."""
@@ -290,6 +295,7 @@ class Rewriter:
         ]
         tensors = {id(old): new for old, new in zip(originals, inputs)}
         self._graphs.append(graph)
+        self._tensor_maps.append(tensors)
         try:
             for call in graph.calls:
                 args, kwargs = map_tensors((call.args, call.kwargs), tensors)
@@ -302,6 +308,7 @@ class Rewriter:
                 tensors.update({id(old): new for old, new in zip(call.outputs, outputs)})
         finally:
             self._graphs.pop()
+            self._tensor_maps.pop()
         network = network_of(model)
         return keras.Model(
             map_tensors(_structure(network, "inputs"), tensors),

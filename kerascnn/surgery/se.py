@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from kerascnn.blocks import se_block
 from kerascnn.errors import check_choice, check_int
-from kerascnn.surgery.rewrite import Edit, Graph, Rewriter, check_model, rewrite
+from kerascnn.surgery.rewrite import Edit, Graph, Rewriter, check_model, map_tensors, rewrite
 
 PLACES = ("residual", "conv")
 #: A residual block has at least two convolutions on its branch (ResNet: 2 or 3); a single
@@ -123,11 +123,11 @@ class AddSE(Edit):
         return se_block(tensor, self.ratio, name=name)
 
     def call(self, rewriter: Rewriter, graph: Graph, call, args, kwargs):
-        if id(call) in self.before:
-            inputs = list(args[0])
-            branch = self.before[id(call)]
-            inputs[branch] = self._se(graph, inputs[branch], _prefix(call.name, "_add"))
-            return rewriter.copy_call(call, (inputs, *args[1:]), kwargs)
+        if id(call) in self.before:  # an Add layer (a list argument) or Keras 3's x + y (two arguments)
+            branch = rewriter.new_tensor(call.inputs[self.before[id(call)]])
+            excited = self._se(graph, branch, _prefix(call.name, "_add"))
+            args, kwargs = map_tensors((args, kwargs), {id(branch): excited})
+            return rewriter.copy_call(call, args, kwargs)
         outputs = rewriter.copy_call(call, args, kwargs)
         if id(call) in self.after:
             prefix = self.after[id(call)]
