@@ -47,7 +47,7 @@ DEFAULTS = {
     "schedule": "cosine",
     "warmup_epochs": 2,
     "augment": "mild",
-    "validation_split": 0.1,
+    "validation_split": 0.0,
     "patience": None,
     "label_smoothing": 0.0,
 }
@@ -119,7 +119,8 @@ def make_recipe(model="lenet5", data="digits", *, epochs=None, batch_size=None, 
 
 
 def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=False, tensorboard=False,
-          verbose=1, log=print, **options) -> RunResult:
+          verbose=1, log=print, mixed_precision=None, jit_compile=None, distribute="none", coordinator=None,
+          num_processes=None, process_id=None, **options) -> RunResult:
     """Train ``model`` on ``data`` and write the run directory ``out``; see the module docstring.
 
     ``options``: ``epochs``, ``batch_size``, ``learning_rate``, ``optimizer``, ``schedule``
@@ -129,13 +130,25 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
     ``CategoricalCrossentropy(label_smoothing=...)``). Left at None they take :data:`DEFAULTS`.
     ``resume`` continues the run in ``out`` with its stored recipe; ``overwrite`` replaces it.
     ``verbose`` is Keras' (1: progress bars); ``log`` prints the start and end lines (None: silent).
+    Scaling (:mod:`kerascnn.distribute`, recorded in ``config.json`` under ``"scaling"``):
+    ``mixed_precision`` (``"float16"``/``"bfloat16"``), ``jit_compile`` (XLA; None = Keras'
+    default), ``distribute`` (``"none"``, ``"mirrored"``, ``"multiworker"`` with ``coordinator``,
+    ``num_processes``, ``process_id``). ``batch_size`` is the global batch, split across replicas;
+    under multiworker, process 0 writes ``out`` and process N writes ``out.workerN``.
     """
     started = time.time()
     log = log or (lambda *_: None)
+    from kerascnn.distribute import setup, worker_out  # noqa: PLC0415
+
+    # first: JAX's multi-process start must come before anything touches a JAX device
+    plan = setup(distribute, coordinator=coordinator, num_processes=num_processes, process_id=process_id,
+                 mixed_precision=mixed_precision, jit_compile=jit_compile)
     recipe = make_recipe(model, data, **options)
     if resume and overwrite:
         raise ValueError("--resume and --overwrite contradict each other; give one of them.")
-    run = runs.RunDirectory(out or default_out(model, data))
+    if not plan.is_chief:
+        log = lambda *_: None  # noqa: E731 - one process reports
+    run = runs.RunDirectory(worker_out(out or default_out(model, data), plan))
     state = run.check(recipe, resume=resume, overwrite=overwrite)
     if state != "new":
         recipe = run.config()["recipe"]
@@ -154,20 +167,27 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
                          f"training images; use --batch-size {min(32, dataset.train.count)} or less.")
     steps = -(-dataset.train.count // recipe["batch_size"])
     smoothing = recipe.get("label_smoothing", 0.0)
-    net = build(recipe["model"], input_shape=tuple(recipe["input_shape"]), num_classes=dataset.num_classes,
-                label_mode=effective_label_mode(recipe), optimizer=_optimizer(recipe, steps),
-                loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing else None)
+    with plan.scope():
+        net = build(recipe["model"], input_shape=tuple(recipe["input_shape"]), num_classes=dataset.num_classes,
+                    label_mode=effective_label_mode(recipe), optimizer=_optimizer(recipe, steps),
+                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing else None)
+    if jit_compile is not None:
+        net.jit_compile = bool(jit_compile)
+    plan.jit_compile = bool(net.jit_compile)
     if overwrite:
         run.clear()
     run.create(recipe, {"runtime": describe(), "keras": NAME, "class_names": dataset.class_names,
-                        "data": dataset.describe(), "params": int(net.count_params())},
+                        "data": dataset.describe(), "params": int(net.count_params()),
+                        "scaling": plan.describe()},
                fresh=state == "new")
     log(f"kerascnn train: {recipe['model']} ({net.count_params():,} parameters) on {dataset.describe()}; "
         f"run directory {run.path}" + (" (resuming)" if state == "resume" else ""))
 
     if not os.path.exists(run.file(STATE)):
-        _fit(net, dataset, recipe, run, tensorboard, verbose)
+        _fit(net, dataset, recipe, run, tensorboard, verbose, plan)
         runs.atomic_write_json(run.file(STATE), {"fit_complete": True})
+    if plan.strategy == "multiworker" and IS_KERAS3:
+        keras.distribution.set_distribution(None)  # each process evaluates the whole test set locally
     metrics = _finish(run, dataset, recipe, net, verbose)
     metrics["seconds"] = round(time.time() - started, 2)
     run.write_json(runs.METRICS, metrics)
@@ -196,7 +216,7 @@ def _optimizer(recipe, steps_per_epoch):
     return make_optimizer(recipe["optimizer"], rate)
 
 
-def _fit(net, dataset, recipe, run, tensorboard, verbose):
+def _fit(net, dataset, recipe, run, tensorboard, verbose, plan=None):
     validate = dataset.validation.count > 0
     callbacks = default_callbacks(
         monitor="val_loss" if validate else "loss",
@@ -208,10 +228,17 @@ def _fit(net, dataset, recipe, run, tensorboard, verbose):
     if IS_KERAS3:
         repair_backup(run.file(runs.BACKUP), net)
     seed, batch = recipe["seed"], recipe["batch_size"]
-    history = net.fit(dataset.train.batches(batch, shuffle=True, seed=seed, augment=recipe["augment"]),
-                      validation_data=dataset.validation.batches(batch) if validate else None,
-                      epochs=recipe["epochs"], callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
-                      verbose=verbose, shuffle=False)
+    train_batches = dataset.train.batches(batch, shuffle=True, seed=seed, augment=recipe["augment"])
+    validation = dataset.validation.batches(batch) if validate else None
+    if plan is not None and plan.strategy == "multiworker" and IS_KERAS3:
+        # keras.distribution shards a global batch across processes only when its size is static
+        if batch % plan.num_processes:
+            raise ValueError(f"batch_size={batch} must be a multiple of the {plan.num_processes} processes "
+                             "(it is the global batch, split evenly between them).")
+        train_batches = train_batches.rebatch(batch, drop_remainder=True)
+        validation = validation.rebatch(batch, drop_remainder=True) if validate else None
+    history = net.fit(train_batches, validation_data=validation, epochs=recipe["epochs"],
+                      callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks], verbose=verbose, shuffle=False)
     _stop_if_diverged(history, run)
 
 

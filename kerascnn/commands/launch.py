@@ -82,13 +82,11 @@ def _pump(index: int, stream, lock) -> None:
 
 
 def run_launch(args) -> int:
-    from kerascnn.cli import CommandError  # noqa: PLC0415
-
     argv = list(args.argv)
     if argv[:1] == ["--"]:
         argv = argv[1:]
     if not argv:
-        raise CommandError("give the command to run after --, e.g. kerascnn launch --nproc 2 -- train lenet5")
+        raise ValueError("give the command to run after --, e.g. kerascnn launch --nproc 2 -- train lenet5")
     if args.nproc < 1:
         raise ValueError(f"--nproc must be at least 1, got {args.nproc}.")
     if argv[0] == "train" and not any(a == "--distribute" or a.startswith("--distribute=") for a in argv):

@@ -7,6 +7,7 @@ import json
 
 RECIPE_FLAGS = ("epochs", "batch_size", "learning_rate", "optimizer", "schedule", "augment",
                 "validation_split", "patience", "image_size", "label_mode", "limit", "label_smoothing")
+SCALING_FLAGS = ("mixed_precision", "jit_compile", "distribute", "coordinator", "num_processes", "process_id")
 
 
 def register(subparsers) -> None:
@@ -36,7 +37,7 @@ def register(subparsers) -> None:
                             "flips), or e.g. rotation=0.05,zoom=0.1,translation=0.1,flip=horizontal")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument("--validation-split", type=float, default=None,
-                       help="fraction of the training part held out for validation (default 0.1)")
+                       help="fraction of the training part held out for validation (default 0: none)")
     train.add_argument("--patience", type=int, default=None,
                        help="stop after this many epochs without validation improvement (default: off)")
     train.add_argument("--label-mode", default="int", choices=("int", "categorical"),
@@ -51,6 +52,22 @@ def register(subparsers) -> None:
     mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     train.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to OUT/tensorboard")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    scaling = train.add_argument_group("scaling (see docs/scaling.md)")
+    scaling.add_argument("--mixed-precision", default=None, choices=("float16", "bfloat16"),
+                         help="compute in float16 (GPUs) or bfloat16 (TPUs, recent GPUs and CPUs); "
+                              "variables and the final activation stay float32")
+    scaling.add_argument("--jit-compile", action="store_true", default=None, help="compile train steps with XLA")
+    scaling.add_argument("--distribute", default="none", choices=("none", "mirrored", "multiworker"),
+                         help="none (default); mirrored: tf.distribute.MirroredStrategy over the local GPUs; "
+                              "multiworker: several processes (Keras 3: JAX backend + keras.distribution; "
+                              "Keras 2: MultiWorkerMirroredStrategy). --batch-size is the global batch")
+    scaling.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                         help="multiworker: address of process 0 (default $KERASCNN_COORDINATOR or "
+                              "$JAX_COORDINATOR_ADDRESS; Keras 2: also TF_CONFIG)")
+    scaling.add_argument("--num-processes", type=int, default=None,
+                         help="multiworker: number of processes (default $KERASCNN_NUM_PROCESSES)")
+    scaling.add_argument("--process-id", type=int, default=None,
+                         help="multiworker: this process' index, 0 = chief (default $KERASCNN_PROCESS_ID)")
     train.set_defaults(handler=run_train)
 
     evaluate = subparsers.add_parser(
@@ -89,8 +106,10 @@ def run_train(args) -> int:
     from kerascnn.train import train  # noqa: PLC0415 - keep `kerascnn --help` free of TensorFlow
 
     options = {name: getattr(args, name) for name in RECIPE_FLAGS}
+    scaling = {name: getattr(args, name) for name in SCALING_FLAGS}
     result = train(args.model, args.data, out=args.out, resume=args.resume, overwrite=args.overwrite,
-                   tensorboard=args.tensorboard, verbose=0 if args.quiet else 1, seed=args.seed, **options)
+                   tensorboard=args.tensorboard, verbose=0 if args.quiet else 1, seed=args.seed, **options,
+                   **scaling)
     if result.state == "complete":
         _print_metrics(result.metrics)
     return 0
