@@ -32,8 +32,10 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -210,6 +212,10 @@ class RunDirectory:
     def create(self, recipe: dict, facts: dict | None = None, fresh: bool = True) -> None:
         """Create the folder and write ``config.json`` (``recipe`` plus ``facts``) when ``fresh``."""
         os.makedirs(self.path, exist_ok=True)
+        for name in os.listdir(self.path):  # temporaries of a killed earlier process (never renamed)
+            if re.fullmatch(r"\..+\.\d+\.tmp(\.\w+)?", name) and f".{os.getpid()}.tmp" not in name:
+                with contextlib.suppress(OSError):
+                    os.remove(self.file(name))
         if fresh or not self.exists:
             self.write_json(CONFIG, {"recipe": recipe, **(facts or {}),
                                      "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
