@@ -3,6 +3,8 @@
 Parametrised from ``kerascnn.list_models()``, so new builders of these families are covered
 as they are registered. Models are built small (64x64 inputs, 5 classes, logits) to keep
 the run cheap: neither the SE arithmetic nor BatchNorm folding depends on the input size.
+The 101- and 152-layer ResNets (the same blocks as 18-50, only more) are folded in the
+Keras 3 / TensorFlow run only; resnet18 and vgg11_bn also run on JAX.
 """
 
 import fnmatch
@@ -26,8 +28,8 @@ ON_JAX = {"resnet18", "vgg11_bn"}
 
 def _case(name, options):
     marks = [pytest.mark.builders] if name in ON_JAX and not options else []
-    if name.endswith(("101", "152")):
-        marks.append(pytest.mark.slow)
+    if name.endswith(("101", "152")):  # deeper stacks of the blocks checked at 18-50: one runtime is enough
+        marks += [pytest.mark.slow, pytest.mark.keras3_only]
     label = name + "".join(f"-{k}={v}" for k, v in options.items())
     return pytest.param(name, options, id=label, marks=marks)
 
