@@ -13,7 +13,9 @@ import pytest
 
 from kerascnn import bench, cli
 
-pytestmark = pytest.mark.tensorflow_only
+# Once, in the default runtime: the scripts choose their own runtimes for contenders that
+# need another one (kecam under Keras 2), and each smoke run builds ResNet-50-sized models.
+pytestmark = [pytest.mark.tensorflow_only, pytest.mark.keras3_only]
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
 
