@@ -86,6 +86,10 @@ def test_shared_layers_stay_shared_and_nested_models_are_rebuilt():
     assert len([l for l in copy.layers if l.name == "shared"]) == 1
     data = images(2, 8, 8, 3)
     np.testing.assert_allclose(predict(copy, data), predict(model, data), atol=1e-6)
+    # a new input size reaches the nested model too
+    bigger = change_input_shape(model, (12, 10, 3))
+    assert tuple(bigger.get_layer("backbone").input.shape) == (None, 12, 10, 3)
+    assert bigger.count_params() == model.count_params()
 
 
 def test_sequential_model_is_accepted():
