@@ -3,8 +3,8 @@
 Parametrised from ``kerascnn.list_models()``, so new builders of these families are covered
 as they are registered. Models are built small (64x64 inputs, 5 classes, logits) to keep
 the run cheap: neither the SE arithmetic nor BatchNorm folding depends on the input size.
-The 101- and 152-layer ResNets (the same blocks as 18-50, only more) are folded in the
-Keras 3 / TensorFlow run only; resnet18 and vgg11_bn also run on JAX.
+Every model is folded in the Keras 3 / TensorFlow run; one model per block kind in the
+Keras 2 run (the others repeat the same blocks); resnet18 and vgg11_bn also on JAX.
 """
 
 import fnmatch
@@ -24,12 +24,16 @@ if "googlenet" in MODELS:
     FOLD_CASES += [("googlenet", {"batch_norm": True}), ("googlenet", {"variant": "torchvision"})]
 #: The cheapest of each kind also run on JAX (where every new layer shape is compiled).
 ON_JAX = {"resnet18", "vgg11_bn"}
+#: One of each block kind (basic, bottleneck, SE, VGG-BN, inception-BN) runs in Keras 2 too.
+EVERY_RUNTIME = {"resnet18", "resnet50", "se_resnet18", "vgg11_bn", "googlenet"}
 
 
 def _case(name, options):
     marks = [pytest.mark.builders] if name in ON_JAX and not options else []
-    if name.endswith(("101", "152")):  # deeper stacks of the blocks checked at 18-50: one runtime is enough
-        marks += [pytest.mark.slow, pytest.mark.keras3_only]
+    if name.endswith(("101", "152")):
+        marks.append(pytest.mark.slow)
+    if name not in EVERY_RUNTIME:  # more of the same blocks: the Keras 3 / TensorFlow run checks them
+        marks.append(pytest.mark.keras3_only)
     label = name + "".join(f"-{k}={v}" for k, v in options.items())
     return pytest.param(name, options, id=label, marks=marks)
 
