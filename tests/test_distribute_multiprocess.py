@@ -33,10 +33,11 @@ from kerascnn import distribute, registry
 from kerascnn.train import train
 from kerascnn.runtime import keras
 
+import csv
 result = train("lenet5", "digits", out=sys.argv[1], epochs=2, batch_size=32, limit=96, augment="none",
-               distribute="mirrored", verbose=0, log=None)
+               schedule="constant", distribute="mirrored", verbose=0, log=None)
 scaling = json.load(open(sys.argv[1] + "/config.json"))["scaling"]
-losses = [float(line.split(",")[1]) for line in open(sys.argv[1] + "/history.csv").read().split()[1:]]
+losses = [float(row["loss"]) for row in csv.DictReader(open(sys.argv[1] + "/history.csv"))]
 
 plan = distribute.setup("mirrored")
 with plan.scope():
