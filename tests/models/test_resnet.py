@@ -297,5 +297,5 @@ def test_weights_file_round_trip_and_mismatch(tmp_path):
         kerascnn.resnet18(input_shape=(64, 64, 1), num_classes=4, weights=path)  # wrong input channels
     corrupt = tmp_path / "corrupt.weights.h5"
     corrupt.write_bytes(b"not an HDF5 file" * 8)
-    with pytest.raises(ValueError, match="do not fit model"):
+    with pytest.raises(ValueError, match="is not an HDF5 weights file: it is truncated or corrupt"):
         kerascnn.resnet18(input_shape=SMALL, num_classes=4, weights=str(corrupt))
