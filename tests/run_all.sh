@@ -31,5 +31,5 @@ PYTEST_ARGS=("$@")
 run "keras3 / tensorflow" KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=0
 run "keras2 / tf-keras" KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=1
 run "keras3 / jax" KERAS_BACKEND=jax TF_USE_LEGACY_KERAS=0
-echo "all runtimes: $passed passed, $failed failed"
+echo "total: $passed passed, $failed failed"
 exit $status
