@@ -19,9 +19,17 @@ Examples:
 from __future__ import annotations
 
 import os
+import sys
 import types
 
 LEGACY_VARIABLE = "TF_USE_LEGACY_KERAS"
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+
+if "tensorflow" not in sys.modules:
+    # TensorFlow turns its oneDNN CPU kernels on by itself only on CPUs with AVX-512 VNNI or
+    # AMX; on others (AVX2 machines) ResNet-50 trains ~25% and infers ~15% slower without them
+    # (docs/benchmarks.md). A value the user set, 0 included, is kept.
+    os.environ.setdefault(ONEDNN_VARIABLE, "1")
 
 
 def _legacy_requested() -> bool:
