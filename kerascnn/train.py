@@ -40,9 +40,9 @@ from kerascnn.runtime import IS_KERAS3, NAME, describe, keras
 SCHEDULES = ("cosine", "plateau", "constant")
 #: The recipe used when an argument is left at None. Measured in benchmarks/lenet_digits.py.
 DEFAULTS = {
-    "epochs": 40,
-    "batch_size": 16,
-    "learning_rate": 2e-3,
+    "epochs": 60,
+    "batch_size": 32,
+    "learning_rate": 3e-3,
     "optimizer": "adam",
     "schedule": "cosine",
     "warmup_epochs": 2,

@@ -22,10 +22,10 @@ def register(subparsers) -> None:
     train.add_argument("--data", default="digits",
                        help="digits (default), mnist, fashion_mnist, cifar10, cifar100, a folder with one "
                             "sub-folder per class, or an .npz file (x_train, y_train, x_test, y_test)")
-    train.add_argument("--epochs", type=int, default=None, help="epochs (default 40)")
-    train.add_argument("--batch-size", type=int, default=None, help="batch size (default 16)")
+    train.add_argument("--epochs", type=int, default=None, help="epochs (default 60)")
+    train.add_argument("--batch-size", type=int, default=None, help="batch size (default 32)")
     train.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float, default=None,
-                       help="peak learning rate (default 0.002)")
+                       help="peak learning rate (default 0.003)")
     train.add_argument("--optimizer", default=None, help="adam (default), adamw, sgd, rmsprop, nadam, ...")
     train.add_argument("--schedule", default=None, choices=("cosine", "plateau", "constant"),
                        help="learning-rate schedule: cosine with 2 warm-up epochs (default), plateau "
