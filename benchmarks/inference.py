@@ -4,8 +4,6 @@ For each model and batch size, the contenders run alternately in one process aft
 warm-up call each, and the medians are compared:
 
 * ``kerascnn``: our model's ``predict_on_batch`` (the compiled inference function);
-* ``kerascnn keras-bn``: the same model with Keras's unfused BatchNorm layers instead of
-  :class:`kerascnn.layers.FusedBatchNormalization` (Keras 3): what the fused layer buys;
 * ``kerascnn+xla``: the same model under ``tf.function(jit_compile=True)`` (TensorFlow only);
 * ``kerascnn+fold``: BatchNorm folded into the convolutions (:func:`kerascnn.surgery.fold_batchnorm`);
   ``kerascnn+fold+xla``: both;
@@ -47,10 +45,8 @@ def contenders(name: str, shape, classes: int, modes, with_apps: bool = True) ->
 
     ours = kerascnn.build(name, input_shape=shape, num_classes=classes, compile=False)
     models = {"kerascnn": ours}
-    unfused = bench.with_keras_batchnorm(ours) if "predict" in modes else None
-    if unfused is not None:
-        models["kerascnn keras-bn"] = unfused
-    if "fold" in modes or "fold+xla" in modes:
+    has_batchnorm = any("BatchNormalization" in type(layer).__name__ for layer in ours.layers)
+    if has_batchnorm and ("fold" in modes or "fold+xla" in modes):
         from kerascnn.surgery import fold_batchnorm  # noqa: PLC0415
 
         models["kerascnn+fold"] = fold_batchnorm(ours)
@@ -60,8 +56,8 @@ def contenders(name: str, shape, classes: int, modes, with_apps: bool = True) ->
         from keras_cv_attention_models.aotnet import AotNet50  # noqa: PLC0415 - Keras 2 only
 
         models["kecam"] = AotNet50(input_shape=shape, num_classes=classes, pretrained=None)
-    plain = {"kerascnn": "predict", "kerascnn keras-bn": "predict", "kerascnn+fold": "fold", "applications": "predict", "kecam": "predict"}
-    compiled = {"kerascnn": "xla", "kerascnn keras-bn": "none", "kerascnn+fold": "fold+xla", "applications": "xla", "kecam": "xla"}
+    plain = {"kerascnn": "predict", "kerascnn+fold": "fold", "applications": "predict", "kecam": "predict"}
+    compiled = {"kerascnn": "xla", "kerascnn+fold": "fold+xla", "applications": "xla", "kecam": "xla"}
     functions = {}
     for label, model in models.items():
         if plain[label] in modes:

@@ -2,8 +2,6 @@
 
 One SGD step (momentum 0.9, sparse categorical cross-entropy) through ``train_on_batch``,
 for each contender alternately in one process after a warm-up step each: ``kerascnn``,
-``kerascnn keras-bn`` (the same model with Keras's unfused BatchNorm instead of
-:class:`kerascnn.layers.FusedBatchNormalization`: what the fused layer buys; Keras 3 only),
 ``applications`` (ResNet50 / VGG16; none for GoogLeNet), ``kecam`` (its plain ResNet-50,
 ``AotNet50``, in the Keras 2 runtime only), each also with ``jit_compile=True``
 (``+xla``, TensorFlow only) when ``--xla`` is given. A training step is counted as three
@@ -34,11 +32,7 @@ def models_for(name: str, shape, classes: int, copies: int = 1) -> dict:
     found = {}
     for copy in range(copies):
         suffix = "" if copy == 0 else "+xla"
-        ours = kerascnn.build(name, input_shape=shape, num_classes=classes, compile=False)
-        found["kerascnn" + suffix] = ours
-        unfused = bench.with_keras_batchnorm(ours)
-        if unfused is not None:
-            found["kerascnn keras-bn" + suffix] = unfused
+        found["kerascnn" + suffix] = kerascnn.build(name, input_shape=shape, num_classes=classes, compile=False)
         if name in bench.APPLICATIONS:
             found["applications" + suffix] = bench.build_application(bench.APPLICATIONS[name], shape, classes)
         if name == "resnet50" and not runtime.IS_KERAS3:

@@ -235,28 +235,6 @@ def training_function(model, images, labels, xla: bool = False):
     return step
 
 
-def with_keras_batchnorm(model):
-    """A copy of ``model`` (same weights) whose fused BatchNorm layers are Keras's own.
-
-    What kerascnn's models would cost without :class:`kerascnn.layers.FusedBatchNormalization`:
-    the benchmarks time both to show what the fused layer buys. ``None`` when the model has
-    no fused layer (Keras 2, or no BatchNorm).
-    """
-    from kerascnn.layers import FusedBatchNormalization  # noqa: PLC0415
-    from kerascnn.runtime import keras  # noqa: PLC0415
-
-    if not any(isinstance(layer, FusedBatchNormalization) for layer in model.layers):
-        return None
-
-    def plain(layer):
-        kind = keras.layers.BatchNormalization if isinstance(layer, FusedBatchNormalization) else type(layer)
-        return kind.from_config(layer.get_config())
-
-    copy = keras.models.clone_model(model, clone_function=plain)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
 def build_application(name: str, input_shape, classes: int):
     """A keras.applications model without weights (``name`` as in :data:`APPLICATIONS`)."""
     from kerascnn.runtime import keras  # noqa: PLC0415

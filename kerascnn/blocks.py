@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from kerascnn.errors import check_choice, check_int
 from kerascnn.heads import head_spec
-from kerascnn.layers import batch_normalization
 from kerascnn.runtime import is_mixed_precision, keras
 
 layers = keras.layers
@@ -89,7 +88,7 @@ def conv_bn_act(
         filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias, name=named("conv")
     )(x)
     if batch_norm:
-        x = batch_normalization(axis=-1, epsilon=BN_EPSILON, name=named("bn"))(x)
+        x = layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name=named("bn"))(x)
     if activation is not None:
         x = layers.Activation(activation, name=named(_activation_name(activation)))(x)
     return x

@@ -1,8 +1,5 @@
 """The few custom layers kerascnn needs, registered so saved models load with ``safe_mode``.
 
-Loading a saved kerascnn model needs ``import kerascnn.layers`` first (``kerascnn evaluate``
-and :func:`kerascnn.train.load_run_model` do it), as for any registered Keras layer.
-
 Examples:
     >>> import numpy as np
     >>> from kerascnn.layers import LocalResponseNormalization
@@ -12,7 +9,7 @@ Examples:
 
 from __future__ import annotations
 
-from kerascnn.runtime import BACKEND, IS_KERAS3, keras, ops
+from kerascnn.runtime import keras, ops
 
 
 @keras.saving.register_keras_serializable(package="kerascnn")
@@ -59,68 +56,4 @@ class LocalResponseNormalization(keras.layers.Layer):
         return config
 
 
-@keras.saving.register_keras_serializable(package="kerascnn")
-class FusedBatchNormalization(keras.layers.BatchNormalization):
-    """Keras's ``BatchNormalization`` computed by TensorFlow's fused kernel where it applies.
-
-    Same arguments, weights, configuration and results as ``keras.layers.BatchNormalization``
-    (outputs agree to float32 rounding; the moving statistics use the same biased batch
-    variance). Keras 3 on TensorFlow computes BatchNorm from separate ops (``tf.nn.moments``
-    and ``tf.nn.batch_normalization``: several passes over the feature map, and as many
-    again in the gradient); this layer calls ``FusedBatchNormV3`` instead: one pass forward,
-    one backward, and at inference a form TensorFlow's graph optimiser merges into the
-    preceding convolution. ``benchmarks/training.py`` measures the difference (see the
-    benchmarks page). Elsewhere (the JAX backend, where XLA fuses anyway; masks;
-    ``synchronized=True``; renormalisation; float16 inputs; non-image inputs) it is exactly
-    the Keras layer. Keras 2 (tf-keras) has its own fused BatchNorm, so kerascnn's builders
-    use this class on Keras 3 only.
-
-    Examples:
-        >>> import numpy as np
-        >>> x = np.random.default_rng(0).normal(size=(4, 3, 3, 2)).astype("float32")
-        >>> fused, plain = FusedBatchNormalization(), keras.layers.BatchNormalization()
-        >>> bool(np.allclose(fused(x, training=True), plain(x, training=True), atol=1e-5))
-        True
-    """
-
-    def call(self, inputs, training=None, mask=None):
-        if not self._fusable(inputs, training, mask):
-            return super().call(inputs, training=training, mask=mask)
-        import tensorflow as tf  # noqa: PLC0415 - only reached on the TensorFlow backend
-
-        gamma = self.gamma if self.scale else tf.ones_like(self.moving_mean)
-        beta = self.beta if self.center else tf.zeros_like(self.moving_mean)
-        if not (training and self.trainable):
-            return tf.compat.v1.nn.fused_batch_norm(
-                inputs, gamma, beta, mean=self.moving_mean, variance=self.moving_variance,
-                epsilon=self.epsilon, is_training=False)[0]
-        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-            inputs, gamma, beta, epsilon=self.epsilon, is_training=True)[:3]
-        # The kernel returns the Bessel-corrected variance; Keras keeps the biased one.
-        shape = tf.shape(inputs)
-        count = tf.cast(shape[0] * shape[1] * shape[2], variance.dtype)
-        variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
-        momentum = self.momentum
-        self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
-        self.moving_variance.assign(self.moving_variance * momentum + variance * (1.0 - momentum))
-        return outputs
-
-    def _fusable(self, inputs, training, mask) -> bool:
-        return (BACKEND == "tensorflow" and IS_KERAS3 and mask is None and len(inputs.shape) == 4
-                and self.axis in (-1, 3, [3], [-1]) and not self.synchronized and not self.renorm
-                and str(inputs.dtype).endswith("float32") and self.dtype == "float32"
-                and training in (None, True, False))
-
-
-def batch_normalization(**kwargs):
-    """The BatchNormalization layer kerascnn's builders use: fused on Keras 3, Keras 2's own otherwise.
-
-    Examples:
-        >>> type(batch_normalization(name="bn")).__name__ in ("FusedBatchNormalization", "BatchNormalization")
-        True
-    """
-    return FusedBatchNormalization(**kwargs) if IS_KERAS3 else keras.layers.BatchNormalization(**kwargs)
-
-
-CUSTOM_OBJECTS = {"LocalResponseNormalization": LocalResponseNormalization,
-                  "FusedBatchNormalization": FusedBatchNormalization}
+CUSTOM_OBJECTS = {"LocalResponseNormalization": LocalResponseNormalization}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from kerascnn.blocks import BN_EPSILON
 from kerascnn.errors import check_int
-from kerascnn.layers import batch_normalization
 from kerascnn.models import base
 from kerascnn.models._fc import check_units, dense_top
 from kerascnn.registry import register
@@ -94,7 +93,7 @@ def _conv(x, filters, batch_norm, name):
     if not batch_norm:
         return layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(x)
     x = layers.Conv2D(filters, 3, padding="same", name=name)(x)  # torchvision's vgg*_bn keeps the bias
-    x = batch_normalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 

@@ -24,10 +24,10 @@ PLACES = ("residual", "conv")
 #: layer added to its own input (DaViT's positional depthwise convolution) is no block.
 MIN_BRANCH_CONVOLUTIONS = 2
 SE_PARTS = ("squeeze", "reduce", "expand", "excite")  # the layer names of kerascnn.blocks.se_block
-BRANCH_ENDS = ("BatchNormalization", "FusedBatchNormalization", "SyncBatchNormalization", "Conv2D", "DepthwiseConv2D", "SeparableConv2D")
+BRANCH_ENDS = ("BatchNormalization", "SyncBatchNormalization", "Conv2D", "DepthwiseConv2D", "SeparableConv2D")
 CONVOLUTIONS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D")
 #: Layers that may follow a convolution inside a "conv block" (the SE block goes after them).
-BLOCK_TAIL = ("BatchNormalization", "FusedBatchNormalization", "SyncBatchNormalization", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU")
+BLOCK_TAIL = ("BatchNormalization", "SyncBatchNormalization", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU")
 
 
 def _is_4d(tensor) -> bool:
