@@ -258,14 +258,21 @@ def random_labels(batch: int, classes: int, seed: int = 0):
 
 def bench_model(name: str, batches=(1, 16), rounds: int = 3, input_size: int | None = None,
                 xla: bool = False, train: bool = True, peak: float | None = None,
-                log: Callable | None = print) -> dict:
+                log: Callable | None = print, fold: bool = False) -> dict:
     """Inference (and training-step) images/s of a registered model, alongside its keras.applications twin.
 
     Measures, for each batch size, kerascnn's model and (where :data:`APPLICATIONS`
     names one) keras.applications' model of the same architecture, alternately; then
     achieved GFLOP/s as a fraction of the machine's matrix-product rate ``peak``
-    (measured here with NumPy when not given). Returns a dict of the figures;
+    (measured here with NumPy when not given). ``fold=True`` adds inference with BatchNorm
+    folded into the convolutions (``kerascnn+fold``, :func:`kerascnn.surgery.fold_batchnorm`;
+    models without BatchNorm have nothing to fold). Returns a dict of the figures;
     ``log`` receives one line per result (``None`` for silence).
+
+    Examples:
+        >>> result = bench_model("lenet5", batches=[2], rounds=1, train=False, peak=100.0, log=None)
+        >>> sorted(row["contender"] for row in result["inference"])
+        ['kerascnn']
     """
     import kerascnn  # noqa: PLC0415
 
@@ -281,6 +288,11 @@ def bench_model(name: str, batches=(1, 16), rounds: int = 3, input_size: int | N
     if name in APPLICATIONS:
         models["applications"] = build_application(APPLICATIONS[name], shape, card.num_classes)
     gflop = model_gflop(models["kerascnn"])
+    folded = None
+    if fold and any("BatchNormalization" in type(layer).__name__ for layer in models["kerascnn"].layers):
+        from kerascnn.surgery import fold_batchnorm  # noqa: PLC0415
+
+        folded = fold_batchnorm(models["kerascnn"])
     result = {"model": name, "input": list(shape), "gflop_per_image": round(gflop, 3),
               "matmul_gflops": round(peak, 1), "inference": [], "training": []}
     for kind in ("inference", "training") if train else ("inference",):
@@ -288,6 +300,8 @@ def bench_model(name: str, batches=(1, 16), rounds: int = 3, input_size: int | N
             images = random_images(batch, shape)
             if kind == "inference":
                 contenders = {who: bound(inference_function(m, xla), images) for who, m in models.items()}
+                if folded is not None:
+                    contenders["kerascnn+fold"] = bound(inference_function(folded, xla), images)
             else:
                 labels = random_labels(batch, card.num_classes)
                 contenders = {who: training_function(m, images, labels, xla) for who, m in models.items()}

@@ -85,9 +85,10 @@ def test_memory_script():
 def test_bench_command(capsys, tmp_path):
     out = tmp_path / "bench.json"
     status = cli.main(["bench", "resnet18", "--size", "32", "--batches", "2", "--rounds", "1",
-                       "--matmul-size", "128", "--no-train", "--json", str(out)])
+                       "--matmul-size", "128", "--no-train", "--fold", "--json", str(out)])
     printed = capsys.readouterr().out
     assert status == 0 and "images/s" in printed and "GFLOP/s" in printed and "load" in printed
+    assert "kerascnn+fold" in printed  # resnet18 has BatchNorm to fold
     assert out.exists()
 
 

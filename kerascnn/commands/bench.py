@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     parser.add_argument("--size", type=int, default=None, metavar="PIXELS",
                         help="input height and width (default: the model's)")
     parser.add_argument("--xla", action="store_true", help="compile with XLA (jit_compile=True; TensorFlow)")
+    parser.add_argument("--fold", action="store_true",
+                        help="also time inference with BatchNorm folded into the convolutions "
+                             "(kerascnn.surgery.fold_batchnorm), the fastest inference form")
     parser.add_argument("--no-train", dest="train", action="store_false", help="inference only")
     parser.add_argument("--matmul-size", type=int, default=4096, metavar="N",
                         help="side of the square matrices of the rate probe, default 4096")
@@ -49,7 +52,7 @@ def run_bench(args) -> int:
     print(f"matrix product (NumPy fp32 {args.matmul_size}^3): {peak:.1f} GFLOP/s (load {bench.load_average()})",
           flush=True)
     result = bench.bench_model(args.model, batches=args.batches, rounds=args.rounds, input_size=args.size,
-                               xla=args.xla, train=args.train, peak=peak)
+                               xla=args.xla, train=args.train, peak=peak, fold=args.fold)
     conditions = result["conditions"]
     print(f"{conditions['runtime']} ({conditions['backend']}), {conditions['cpu']} x{conditions['cpu_count']}, "
           f"load {conditions['load_average']}; medians of {args.rounds} alternating rounds; "
