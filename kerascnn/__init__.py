@@ -12,6 +12,7 @@ Examples:
 """
 
 import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,8 @@ def _models():
 def __getattr__(name):
     if name.startswith("__") and name != "__all__":
         raise AttributeError(name)
+    if name != "__all__" and name not in _EXPORTS and importlib.util.find_spec(f"kerascnn.{name}") is not None:
+        return importlib.import_module(f"kerascnn.{name}")  # a submodule: no need to load the zoo
     models = _models()
     if name == "__all__":
         return sorted([*_EXPORTS, *_SUBMODULES[:2], *models.__all__])

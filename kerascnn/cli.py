@@ -60,6 +60,11 @@ def main(argv=None) -> int:
     # TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) would bury our one-line
     # errors; users who want it back set TF_CPP_MIN_LOG_LEVEL themselves.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3":
+        # ...and the lines its native libraries print while loading, which ignore that variable.
+        import kerascnn._startup as _startup  # noqa: PLC0415
+
+        _startup.QUIET_NATIVE_IMPORT = True
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

@@ -36,10 +36,18 @@ def _legacy_requested() -> bool:
     return os.environ.get(LEGACY_VARIABLE, "").strip().lower() in ("1", "true", "yes")
 
 
-if _legacy_requested():
-    import tensorflow as _tf
-    import tf_keras as keras
+import kerascnn._startup as _startup
 
+with _startup.native_stderr_silenced(_startup.QUIET_NATIVE_IMPORT and "tensorflow" not in sys.modules):
+    if _legacy_requested():
+        import tensorflow as _tf
+        import tf_keras as keras
+    else:
+        import keras
+    if _startup.QUIET_NATIVE_IMPORT and "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].config.list_physical_devices()  # its CUDA probe prints, too
+
+if _legacy_requested():
     NAME = "tf_keras"
     BACKEND = "tensorflow"
     IS_KERAS3 = False
@@ -53,8 +61,6 @@ if _legacy_requested():
         concatenate=lambda xs, axis=-1: _tf.concat(xs, axis=axis),
     )
 else:
-    import keras
-
     NAME = "keras3"
     BACKEND = keras.backend.backend()
     IS_KERAS3 = True

@@ -1,5 +1,6 @@
 """The `kerascnn` command: help lists only working subcommands; errors exit 2 in one line."""
 
+import os
 import subprocess
 import sys
 
@@ -35,6 +36,17 @@ def test_unknown_model_is_one_line_exit_2(capsys):
     assert cli.main(["summary", "lenet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "Did you mean 'lenet5'" in err
+
+
+def test_console_script_keeps_tensorflow_start_up_lines_off_stderr():
+    # TensorFlow's native libraries log while loading (CUDA probe, oneDNN notice) through absl,
+    # ignoring TF_CPP_MIN_LOG_LEVEL; the command drops them unless the user asked for logs.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-m", "kerascnn.cli", "list", "lenet5"],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "lenet5" in result.stdout
+    assert "absl::InitializeLog" not in result.stderr and "I0000" not in result.stderr, result.stderr
 
 
 def test_console_script_runs():
