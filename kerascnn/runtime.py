@@ -22,12 +22,14 @@ import os
 import sys
 import types
 
+import kerascnn._startup as _startup
+
 LEGACY_VARIABLE = "TF_USE_LEGACY_KERAS"
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 
 if "tensorflow" not in sys.modules:
     # TensorFlow turns its oneDNN CPU kernels on by itself only on CPUs with AVX-512 VNNI or
-    # AMX; on others (AVX2 machines) ResNet-50 trains ~25% and infers ~15% slower without them
+    # AMX; on an AVX2 machine a ResNet-50 training step ran 1.35x faster with them
     # (docs/benchmarks.md). A value the user set, 0 included, is kept.
     os.environ.setdefault(ONEDNN_VARIABLE, "1")
 
@@ -36,15 +38,14 @@ def _legacy_requested() -> bool:
     return os.environ.get(LEGACY_VARIABLE, "").strip().lower() in ("1", "true", "yes")
 
 
-import kerascnn._startup as _startup
-
-with _startup.native_stderr_silenced(_startup.QUIET_NATIVE_IMPORT and "tensorflow" not in sys.modules):
+_quiet = _startup.QUIET_NATIVE_IMPORT and "tensorflow" not in sys.modules
+with _startup.native_stderr_silenced(_quiet):
     if _legacy_requested():
         import tensorflow as _tf
         import tf_keras as keras
     else:
         import keras
-    if _startup.QUIET_NATIVE_IMPORT and "tensorflow" in sys.modules:
+    if _quiet and "tensorflow" in sys.modules:
         sys.modules["tensorflow"].config.list_physical_devices()  # its CUDA probe prints, too
 
 if _legacy_requested():
