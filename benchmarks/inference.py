@@ -15,7 +15,9 @@ warm-up call each, and the medians are compared:
 * ``call``: our model called eagerly, ``model(x, training=False)`` (with ``--modes call``):
   the price of Python dispatch without a compiled function.
 
-Also prints the machine's fp32 matrix-product rate (NumPy, 4096^3) measured in the same run
+The script promises TensorFlow that no weight changes (``TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1``
+unless set, as ``kerascnn evaluate``/``predict`` do), so oneDNN caches its reordered
+weights, for every contender alike. Also prints the machine's fp32 matrix-product rate (NumPy, 4096^3) measured in the same run
 and each contender's achieved GFLOP/s (2 x MACs of :func:`kerascnn.analysis.macs` per image)
 as a fraction of it, and the load average after every result.
 
@@ -101,6 +103,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--tiny", action="store_true", help="smoke test: resnet50 on 32x32, batch 1, one round")
     parser.add_argument("--json", default=None, metavar="PATH", help="also write the result as JSON")
     args = parser.parse_args(argv)
+    from kerascnn import _startup  # noqa: PLC0415 - light; Keras is imported later
+
+    # An inference-only process: oneDNN may keep its reordered weights (TF_ONEDNN_ASSUME_FROZEN_WEIGHTS;
+    # set it to 0 to time the uncached path). Every contender shares the setting.
+    _startup.declare_inference_only()
     if args.tiny:
         settings = dict(models=args.models or ["resnet50"], batches=args.batches or [1], rounds=1,
                         size=32, modes=args.modes, matmul_size=256)

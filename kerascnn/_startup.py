@@ -41,3 +41,32 @@ def native_stderr_silenced(enabled: bool):
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+#: TensorFlow's switch (read once per process, at the first oneDNN convolution or matrix
+#: product) that lets oneDNN keep the copy of each weight it reorders into its own layout.
+FROZEN_WEIGHTS_VARIABLE = "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"
+
+
+def declare_inference_only() -> bool:
+    """Promise TensorFlow's oneDNN kernels that no weight changes in this process, so they cache them.
+
+    Without the promise, every oneDNN convolution reorders its weights into oneDNN's layout
+    on every call; with it (``TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1``) the first call's copy is
+    kept. ResNet-50 inference ran 2.2x faster at batch 1 (see docs/benchmarks.md). The promise
+    must hold: a training step in such a process keeps using the cached, stale weights
+    (measured: a ResNet-18 loss went to NaN). So only the inference-only commands call this
+    (``kerascnn evaluate``, ``kerascnn predict``, ``kerascnn bench --no-train``,
+    ``benchmarks/inference.py``), before TensorFlow is imported; once TensorFlow is loaded
+    it does nothing, and a value the user set (``0`` included) wins. Returns whether the
+    promise is in effect.
+
+    Examples:
+        >>> from kerascnn import _startup
+        >>> _startup.FROZEN_WEIGHTS_VARIABLE
+        'TF_ONEDNN_ASSUME_FROZEN_WEIGHTS'
+    """
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault(FROZEN_WEIGHTS_VARIABLE, "1")
+        return os.environ[FROZEN_WEIGHTS_VARIABLE].strip().lower() in ("1", "true")
+    return False

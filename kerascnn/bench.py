@@ -91,6 +91,9 @@ def conditions() -> dict:
         "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),
         "load_average": load_average(),
+        # TensorFlow's CPU kernel switches (kerascnn.runtime, kerascnn._startup), unset = ""
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", ""),
+        "onednn_frozen_weights": os.environ.get("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS", ""),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }

@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -54,6 +56,20 @@ def test_evaluate_and_predict_commands(run_dir, capsys, tmp_path):
     assert cli.main(["predict", run_dir, image, "--top-k", "2"]) == 0
     line = capsys.readouterr().out.strip()
     assert line.startswith(image + ": ") and line.count("%") == 2
+
+
+def test_evaluate_command_with_cached_onednn_weights_gives_the_runs_accuracy(run_dir):
+    # A fresh `kerascnn evaluate` process lets oneDNN cache the weights (TF_ONEDNN_ASSUME_FROZEN_WEIGHTS):
+    # the figures must still be the model's own.
+    env = {k: v for k, v in os.environ.items() if k != "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"}
+    result = subprocess.run([sys.executable, "-m", "kerascnn.cli", "evaluate", run_dir, "--limit", "32", "--json"],
+                            capture_output=True, text=True, timeout=180, env=env)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    with open(os.path.join(run_dir, "metrics.json")) as handle:
+        saved = json.load(handle)
+    assert metrics["test_accuracy"] == pytest.approx(saved["test_accuracy"])
+    assert metrics["test_loss"] == pytest.approx(saved["test_loss"], rel=1e-4)
 
 
 def _fails(capsys, argv, *fragments):

@@ -9,6 +9,8 @@ command runs.
 
 from __future__ import annotations
 
+from kerascnn import _startup
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -28,7 +30,9 @@ def register(subparsers) -> None:
     parser.add_argument("--fold", action="store_true",
                         help="also time inference with BatchNorm folded into the convolutions "
                              "(kerascnn.surgery.fold_batchnorm), the fastest inference form")
-    parser.add_argument("--no-train", dest="train", action="store_false", help="inference only")
+    parser.add_argument("--no-train", dest="train", action="store_false",
+                        help="inference only; lets oneDNN cache the weights (TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1), "
+                             "which a process that trains must not")
     parser.add_argument("--matmul-size", type=int, default=4096, metavar="N",
                         help="side of the square matrices of the rate probe, default 4096")
     parser.add_argument("--json", default=None, metavar="PATH", help="also write the figures as JSON")
@@ -36,6 +40,7 @@ def register(subparsers) -> None:
 
 
 def run_bench(args) -> int:
+    cached_weights = not args.train and _startup.declare_inference_only()
     import kerascnn  # noqa: PLC0415 - keep `kerascnn --help` free of TensorFlow
     from kerascnn import bench  # noqa: PLC0415
     from kerascnn.errors import unknown_name_error  # noqa: PLC0415
@@ -56,7 +61,8 @@ def run_bench(args) -> int:
     conditions = result["conditions"]
     print(f"{conditions['runtime']} ({conditions['backend']}), {conditions['cpu']} x{conditions['cpu_count']}, "
           f"load {conditions['load_average']}; medians of {args.rounds} alternating rounds; "
-          f"training counted as 3 forward passes")
+          f"training counted as 3 forward passes; oneDNN weight caching "
+          f"{'on (inference only)' if cached_weights else 'off'}")
     if args.json:
         bench.write_json(args.json, result)
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from kerascnn import _startup
+
 RECIPE_FLAGS = ("epochs", "batch_size", "learning_rate", "optimizer", "schedule", "augment",
                 "validation_split", "patience", "image_size", "label_mode", "limit", "label_smoothing")
 SCALING_FLAGS = ("mixed_precision", "jit_compile", "distribute", "coordinator", "num_processes", "process_id")
@@ -124,6 +126,7 @@ def _print_metrics(metrics) -> None:
 
 
 def run_evaluate(args) -> int:
+    _startup.declare_inference_only()
     from kerascnn.train import evaluate  # noqa: PLC0415
 
     metrics = evaluate(args.run, args.data, batch_size=args.batch_size, limit=args.limit)
@@ -135,6 +138,7 @@ def run_evaluate(args) -> int:
 
 
 def run_predict(args) -> int:
+    _startup.declare_inference_only()
     from kerascnn.train import predict  # noqa: PLC0415
 
     results = predict(args.run, args.images, top_k=args.top_k)
