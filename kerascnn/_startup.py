@@ -53,7 +53,7 @@ def declare_inference_only() -> bool:
 
     Without the promise, every oneDNN convolution reorders its weights into oneDNN's layout
     on every call; with it (``TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1``) the first call's copy is
-    kept. ResNet-50 inference ran 2.2x faster at batch 1 (see docs/benchmarks.md). The promise
+    kept. ResNet-50 inference at batch 1 ran 1.3x faster (2.1x folded) (see docs/benchmarks.md). The promise
     must hold: a training step in such a process keeps using the cached, stale weights
     (measured: a ResNet-18 loss went to NaN). So only the inference-only commands call this
     (``kerascnn evaluate``, ``kerascnn predict``, ``kerascnn bench --no-train``,
