@@ -15,7 +15,10 @@ a run must survive ``SIGKILL`` at any moment:
   remembers the best value in ``<path>.best.json`` so that a resumed run keeps comparing
   against the best epoch before the interruption.
 
-Both are placed *before* ``BackupAndRestore`` in the list: an epoch is recorded before the
+A third, :class:`ResumedCounters`, keeps ``EarlyStopping``'s and ``ReduceLROnPlateau``'s
+counters with the backup, which Keras would otherwise reset when a run resumes.
+
+All three are placed *before* ``BackupAndRestore`` in the list: an epoch is recorded before the
 backup declares it done, so an interruption between the two repeats the epoch (and replaces
 its row) instead of losing it.
 
@@ -63,6 +66,13 @@ def current_learning_rate(model) -> float | None:
         return float(np.asarray(keras.backend.get_value(rate) if not IS_KERAS3 else rate))
     except (TypeError, ValueError):
         return None
+
+
+def _counter(value):
+    """A callback counter as JSON can hold it: ints stay ints, numbers become floats."""
+    if isinstance(value, (bool, int, np.integer)):
+        return int(value)
+    return _number(value)
 
 
 def read_history(path: str) -> list[dict]:
@@ -209,6 +219,85 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             print(f"\nEpoch {epoch + 1}: {self.monitor} improved to {value:.5f}, saved {self.path}")
 
 
+class ResumedCounters(keras.callbacks.Callback):
+    """Carry ``EarlyStopping``'s and ``ReduceLROnPlateau``'s counters across an interrupted run.
+
+    ``BackupAndRestore`` brings back the weights, the optimizer and the epoch, but the
+    plateau callbacks start counting afresh in the new ``fit`` call: a run killed every few
+    epochs would never stop early nor lower its learning rate. After every epoch this callback
+    writes each watched callback's counters (``wait``, ``best``, ``best_epoch``,
+    ``stopped_epoch``, ``cooldown_counter``) under the epoch's number to ``path`` (JSON,
+    atomically); when a ``fit`` call starts at epoch *k* > 0 it puts back those of epoch
+    *k* - 1. ``EarlyStopping``'s best weights come back from ``best_model_path`` (a
+    :class:`BestModelCheckpoint` watching the same quantity) when that file holds the same
+    epoch. It must run after the watched callbacks and before ``BackupAndRestore``
+    (:func:`default_callbacks` places it so).
+
+    Examples:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "counters.json")
+        >>> stop = keras.callbacks.EarlyStopping(patience=3)
+        >>> first = ResumedCounters(path, [stop])
+        >>> stop.wait, stop.best = 2, 0.5
+        >>> first.on_epoch_begin(0); first.on_epoch_end(0)
+        >>> stop.wait, stop.best = 0, None                  # a new fit call resets them ...
+        >>> ResumedCounters(path, [stop]).on_epoch_begin(1)  # ... resumed at epoch 1
+        >>> stop.wait, stop.best
+        (2, 0.5)
+    """
+
+    FIELDS = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")
+
+    def __init__(self, path: str, watched, best_model_path: str | None = None):
+        super().__init__()
+        self.path = path
+        self.watched = list(watched)
+        self.best_model_path = best_model_path
+        self._states = None
+
+    def on_train_begin(self, logs=None):
+        self._states = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._states is not None:
+            return
+        self._states = {number: state for number, state in self._read().items() if number < epoch}
+        if epoch - 1 in self._states:
+            for callback, state in zip(self.watched, self._states[epoch - 1]):
+                for name, value in state.items():
+                    setattr(callback, name, value)
+                self._restore_best_weights(callback)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._states is None:
+            self.on_epoch_begin(epoch)
+        self._states[int(epoch)] = [{name: _counter(getattr(callback, name)) for name in self.FIELDS
+                                     if hasattr(callback, name)} for callback in self.watched]
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        atomic_write_text(self.path, json.dumps({str(number): state for number, state in sorted(self._states.items())}))
+
+    def _read(self) -> dict:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                return {int(number): state for number, state in json.load(handle).items()}
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def _restore_best_weights(self, callback) -> None:
+        if not getattr(callback, "restore_best_weights", False) or self.best_model_path is None:
+            return
+        callback.best_weights = None  # unknown unless the checkpoint holds the same epoch
+        try:
+            with open(self.best_model_path + ".best.json", encoding="utf-8") as handle:
+                same_epoch = json.load(handle)["epoch"] == callback.best_epoch
+            if same_epoch:
+                import kerascnn.layers  # noqa: F401,PLC0415 - registers kerascnn's layers for loading
+
+                callback.best_weights = keras.models.load_model(self.best_model_path, compile=False).get_weights()
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+
+
 def default_callbacks(
     *,
     monitor: str = "val_loss",
@@ -237,7 +326,8 @@ def default_callbacks(
         checkpoint_path: add a :class:`BestModelCheckpoint` (the best model, ``.keras``).
         tensorboard_dir: add ``keras.callbacks.TensorBoard(log_dir=...)``.
         backup_dir: add ``keras.callbacks.BackupAndRestore`` (last in the list, so the epoch
-            is logged and checkpointed before the backup marks it complete).
+            is logged and checkpointed before the backup marks it complete), preceded by a
+            :class:`ResumedCounters` keeping the early-stopping and plateau counters in it.
 
     Examples:
         >>> callbacks = default_callbacks(patience=3, lr_factor=0.2, min_lr=1e-6)
@@ -247,7 +337,7 @@ def default_callbacks(
         ...     csv_path="/tmp/history.csv", checkpoint_path="/tmp/model.keras",
         ...     backup_dir="/tmp/backup")]
         >>> names
-        ['HistoryCSV', 'BestModelCheckpoint', 'EarlyStopping', 'ReduceLROnPlateau', 'BackupAndRestore']
+        ['HistoryCSV', 'BestModelCheckpoint', 'EarlyStopping', 'ReduceLROnPlateau', 'ResumedCounters', 'BackupAndRestore']
     """
     check_choice("mode", mode, ("auto", "min", "max"))
     if not isinstance(monitor, str) or not monitor:
@@ -274,6 +364,11 @@ def default_callbacks(
     if tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=os.fspath(tensorboard_dir)))
     if backup_dir is not None:
+        watched = [c for c in callbacks if isinstance(c, (keras.callbacks.EarlyStopping,
+                                                           keras.callbacks.ReduceLROnPlateau))]
+        if watched:
+            callbacks.append(ResumedCounters(os.path.join(os.fspath(backup_dir), "counters.json"), watched,
+                                             best_model_path=checkpoint_path and os.fspath(checkpoint_path)))
         options = {"double_checkpoint": True} if IS_KERAS3 else {}
         callbacks.append(keras.callbacks.BackupAndRestore(os.fspath(backup_dir), **options))
     return callbacks

@@ -106,7 +106,7 @@ def test_default_callbacks_values_and_order(tmp_path):
                                   tensorboard_dir=str(tmp_path / "tb"), backup_dir=str(tmp_path / "b"))
     names = [type(c).__name__ for c in callbacks]
     assert names == ["HistoryCSV", "BestModelCheckpoint", "EarlyStopping", "ReduceLROnPlateau",
-                     "TensorBoard", "BackupAndRestore"]
+                     "TensorBoard", "ResumedCounters", "BackupAndRestore"]
     early, plateau = callbacks[2], callbacks[3]
     assert (early.monitor, early.patience, early.restore_best_weights) == ("val_loss", 7, True)
     assert (plateau.monitor, plateau.factor, plateau.patience, plateau.min_lr) == ("val_loss", 0.5, 3, 1e-5)
@@ -125,6 +125,57 @@ def test_best_checkpoint_remembers_best_value(tmp_path):
     checkpoint.on_epoch_end(5, {"val_loss": 0.5})  # worse: nothing is saved (no model needed)
     with open(path) as handle:
         assert handle.read() == "stands for a model file"
+
+
+VAL_LOSSES = [1.0, 0.8, 0.85, 0.9, 0.95, 0.99]  # best at epoch 1, then four epochs without improvement
+
+
+def _plateau_run(tmp_path, epochs, resume_after=None):
+    """Drive the default callbacks (no BackupAndRestore: it needs a real fit) through ``epochs`` epochs
+    of fixed validation losses; the kernel holds the epoch number, standing for training. With
+    ``resume_after=k`` the callbacks are rebuilt after epoch k, as a new process would."""
+    from kerascnn.runtime import keras
+
+    tmp_path.mkdir()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+
+    def fresh_callbacks():
+        callbacks = [c for c in default_callbacks(patience=3, lr_patience=1, min_lr=0.0,
+                                                  checkpoint_path=str(tmp_path / "m.keras"),
+                                                  backup_dir=str(tmp_path / "backup"))
+                     if not isinstance(c, keras.callbacks.BackupAndRestore)]
+        for callback in callbacks:
+            callback.set_model(model)
+            callback.on_train_begin()
+        return callbacks
+
+    callbacks, epoch = fresh_callbacks(), 0
+    while epoch < epochs and not model.stop_training:
+        if epoch == resume_after:
+            callbacks = fresh_callbacks()
+        kernel, bias = model.get_weights()
+        model.set_weights([np.full_like(kernel, epoch), bias])
+        for callback in callbacks:
+            callback.on_epoch_begin(epoch)
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": VAL_LOSSES[epoch]})
+        epoch += 1
+    for callback in callbacks:
+        callback.on_train_end()
+    stopped = next(c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)).stopped_epoch
+    rate = float(np.asarray(keras.ops.convert_to_numpy(model.optimizer.learning_rate)
+                            if hasattr(keras, "ops") else keras.backend.get_value(model.optimizer.learning_rate)))
+    return stopped, rate, float(model.get_weights()[0].flat[0])
+
+
+def test_resumed_run_keeps_early_stopping_and_plateau_counters(tmp_path):
+    # Uninterrupted: patience 3 stops at epoch 4; the plateau halves the rate at epochs 2, 3, 4;
+    # early stopping puts back the weights of the best epoch (1).
+    assert _plateau_run(tmp_path / "whole", len(VAL_LOSSES)) == (4, pytest.approx(0.0125), 1.0)
+    # Interrupted after epoch 2 and resumed at 3: the same, because the counters came back
+    # (Keras alone would start counting again and train on past epoch 4).
+    assert _plateau_run(tmp_path / "resumed", len(VAL_LOSSES), resume_after=3) == (4, pytest.approx(0.0125), 1.0)
 
 
 def _history_rows(path):
