@@ -140,62 +140,67 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
     log = log or (lambda *_: None)
     from kerascnn.distribute import setup, worker_out  # noqa: PLC0415
 
-    # first: JAX's multi-process start must come before anything touches a JAX device
-    plan = setup(distribute, coordinator=coordinator, num_processes=num_processes, process_id=process_id,
-                 mixed_precision=mixed_precision, jit_compile=jit_compile)
-    recipe = make_recipe(model, data, **options)
-    if resume and overwrite:
-        raise ValueError("--resume and --overwrite contradict each other; give one of them.")
-    if not plan.is_chief:
-        log = lambda *_: None  # noqa: E731 - one process reports
-    run = runs.RunDirectory(worker_out(out or default_out(model, data), plan))
-    state = run.check(recipe, resume=resume, overwrite=overwrite)
-    if state != "new":
-        recipe = run.config()["recipe"]
-    if state == "complete":
-        metrics = run.read_json(runs.METRICS)
-        log(f"{run.path} already holds a finished run (test accuracy {metrics['test_accuracy']:.2%}); "
-            "use --overwrite to train again or --out for a new run.")
+    # mixed_precision sets Keras' global dtype policy for this run only; the caller's comes back after
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        # first: JAX's multi-process start must come before anything touches a JAX device
+        plan = setup(distribute, coordinator=coordinator, num_processes=num_processes, process_id=process_id,
+                     mixed_precision=mixed_precision, jit_compile=jit_compile)
+        recipe = make_recipe(model, data, **options)
+        if resume and overwrite:
+            raise ValueError("--resume and --overwrite contradict each other; give one of them.")
+        if not plan.is_chief:
+            log = lambda *_: None  # noqa: E731 - one process reports
+        run = runs.RunDirectory(worker_out(out or default_out(model, data), plan))
+        state = run.check(recipe, resume=resume, overwrite=overwrite)
+        if state != "new":
+            recipe = run.config()["recipe"]
+        if state == "complete":
+            metrics = run.read_json(runs.METRICS)
+            log(f"{run.path} already holds a finished run (test accuracy {metrics['test_accuracy']:.2%}); "
+                "use --overwrite to train again or --out for a new run.")
+            return RunResult(run.path, state, metrics, time.time() - started)
+
+        keras.utils.set_random_seed(recipe["seed"])
+        dataset = load_data(data if isinstance(data, tuple) else recipe["data"], tuple(recipe["input_shape"]),
+                            validation_split=recipe["validation_split"], seed=recipe["seed"],
+                            limit=recipe["limit"], label_mode=effective_label_mode(recipe))
+        if recipe["batch_size"] > dataset.train.count:
+            raise ValueError(f"batch_size={recipe['batch_size']} is larger than the {dataset.train.count} "
+                             f"training images; use --batch-size {min(32, dataset.train.count)} or less.")
+        steps = -(-dataset.train.count // recipe["batch_size"])
+        smoothing = recipe.get("label_smoothing", 0.0)
+        with plan.scope():
+            net = build(recipe["model"], input_shape=tuple(recipe["input_shape"]), num_classes=dataset.num_classes,
+                        label_mode=effective_label_mode(recipe), optimizer=_optimizer(recipe, steps),
+                        loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing else None)
+        if jit_compile is not None:
+            net.jit_compile = bool(jit_compile)
+        plan.jit_compile = bool(net.jit_compile)
+        if overwrite:
+            run.clear()
+        run.create(recipe, {"runtime": describe(), "keras": NAME, "class_names": dataset.class_names,
+                            "data": dataset.describe(), "params": int(net.count_params()),
+                            "scaling": plan.describe()},
+                   fresh=state == "new")
+        log(f"kerascnn train: {recipe['model']} ({net.count_params():,} parameters) on {dataset.describe()}; "
+            f"run directory {run.path}" + (" (resuming)" if state == "resume" else ""))
+
+        if not os.path.exists(run.file(STATE)):
+            _fit(net, dataset, recipe, run, tensorboard, verbose, plan)
+            runs.atomic_write_json(run.file(STATE), {"fit_complete": True})
+        if plan.strategy == "multiworker" and IS_KERAS3:
+            keras.distribution.set_distribution(None)  # each process evaluates the whole test set locally
+        metrics = _finish(run, dataset, recipe, net, verbose)
+        metrics["seconds"] = round(time.time() - started, 2)
+        run.write_json(runs.METRICS, metrics)
+        os.remove(run.file(STATE))
+        log(f"test accuracy {metrics['test_accuracy']:.2%} (loss {metrics['test_loss']:.4f}) on "
+            f"{metrics['test_images']} test images after {metrics['epochs_run']} epochs, "
+            f"{metrics['seconds']:.0f} s; results in {run.path}/")
         return RunResult(run.path, state, metrics, time.time() - started)
-
-    keras.utils.set_random_seed(recipe["seed"])
-    dataset = load_data(data if isinstance(data, tuple) else recipe["data"], tuple(recipe["input_shape"]),
-                        validation_split=recipe["validation_split"], seed=recipe["seed"],
-                        limit=recipe["limit"], label_mode=effective_label_mode(recipe))
-    if recipe["batch_size"] > dataset.train.count:
-        raise ValueError(f"batch_size={recipe['batch_size']} is larger than the {dataset.train.count} "
-                         f"training images; use --batch-size {min(32, dataset.train.count)} or less.")
-    steps = -(-dataset.train.count // recipe["batch_size"])
-    smoothing = recipe.get("label_smoothing", 0.0)
-    with plan.scope():
-        net = build(recipe["model"], input_shape=tuple(recipe["input_shape"]), num_classes=dataset.num_classes,
-                    label_mode=effective_label_mode(recipe), optimizer=_optimizer(recipe, steps),
-                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing else None)
-    if jit_compile is not None:
-        net.jit_compile = bool(jit_compile)
-    plan.jit_compile = bool(net.jit_compile)
-    if overwrite:
-        run.clear()
-    run.create(recipe, {"runtime": describe(), "keras": NAME, "class_names": dataset.class_names,
-                        "data": dataset.describe(), "params": int(net.count_params()),
-                        "scaling": plan.describe()},
-               fresh=state == "new")
-    log(f"kerascnn train: {recipe['model']} ({net.count_params():,} parameters) on {dataset.describe()}; "
-        f"run directory {run.path}" + (" (resuming)" if state == "resume" else ""))
-
-    if not os.path.exists(run.file(STATE)):
-        _fit(net, dataset, recipe, run, tensorboard, verbose, plan)
-        runs.atomic_write_json(run.file(STATE), {"fit_complete": True})
-    if plan.strategy == "multiworker" and IS_KERAS3:
-        keras.distribution.set_distribution(None)  # each process evaluates the whole test set locally
-    metrics = _finish(run, dataset, recipe, net, verbose)
-    metrics["seconds"] = round(time.time() - started, 2)
-    run.write_json(runs.METRICS, metrics)
-    os.remove(run.file(STATE))
-    log(f"test accuracy {metrics['test_accuracy']:.2%} (loss {metrics['test_loss']:.4f}) on "
-        f"{metrics['test_images']} test images after {metrics['epochs_run']} epochs, "
-        f"{metrics['seconds']:.0f} s; results in {run.path}/")
-    return RunResult(run.path, state, metrics, time.time() - started)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
 
 
 def effective_label_mode(recipe) -> str:

@@ -113,3 +113,15 @@ def test_launch_cli_without_command_is_a_usage_error():
     result = subprocess.run([sys.executable, "-m", "kerascnn.cli", "launch", "--nproc", "2"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "give the command to run after --" in result.stderr
+
+
+@pytest.mark.builders
+def test_train_with_mixed_precision_gives_the_callers_policy_back(tmp_path, policy):
+    from kerascnn.train import train
+
+    keras.mixed_precision.set_global_policy("float32")
+    result = train("lenet5", "digits", out=str(tmp_path / "run"), verbose=0, log=None, mixed_precision="bfloat16",
+                   epochs=1, batch_size=16, limit=32)
+    with open(os.path.join(result.path, "config.json")) as handle:
+        assert '"dtype_policy": "mixed_bfloat16"' in handle.read()  # the run itself was mixed
+    assert keras.mixed_precision.global_policy().name == "float32"
