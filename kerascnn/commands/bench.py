@@ -63,6 +63,9 @@ def run_bench(args) -> int:
           f"load {conditions['load_average']}; medians of {args.rounds} alternating rounds; "
           f"training counted as 3 forward passes; oneDNN weight caching "
           f"{'on (inference only)' if cached_weights else 'off'}")
+    if not cached_weights and args.train and conditions["backend"] == "tensorflow":
+        print("inference here recomputes oneDNN's weight layout every call (the process also trains); "
+              "`--no-train` measures inference as `kerascnn evaluate`/`predict` run it")
     if args.json:
         bench.write_json(args.json, result)
     return 0
