@@ -95,3 +95,10 @@ def test_bench_command(capsys, tmp_path):
 def test_bench_command_rejects_unknown_models(capsys):
     assert cli.main(["bench", "resnet5"]) == cli.USAGE_ERROR
     assert "resnet50" in capsys.readouterr().err  # the suggestion
+
+
+def test_pipeline_script():
+    result = script("pipeline").main(["--tiny"])
+    assert result["batches"] == 4  # 64 images in batches of 16
+    assert result["fit_live_s"] > 0 and result["fit_frozen_s"] > 0 and result["pipeline_alone_s"] > 0
+    assert 1 <= result["traces"] <= result["fits"]
