@@ -72,7 +72,7 @@ def conditions() -> dict:
         >>> sorted(conditions())[:3]
         ['backend', 'cpu', 'cpu_count']
     """
-    from kerascnn import runtime  # noqa: PLC0415
+    from kerascnn import _startup, runtime  # noqa: PLC0415
 
     devices = "cpu"
     if runtime.BACKEND == "tensorflow":
@@ -92,8 +92,8 @@ def conditions() -> dict:
         "cpu_count": os.cpu_count(),
         "load_average": load_average(),
         # TensorFlow's CPU kernel switches (kerascnn.runtime, kerascnn._startup), unset = ""
-        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", ""),
-        "onednn_frozen_weights": os.environ.get("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS", ""),
+        "onednn": os.environ.get(runtime.ONEDNN_VARIABLE, ""),
+        "onednn_frozen_weights": os.environ.get(_startup.FROZEN_WEIGHTS_VARIABLE, ""),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
