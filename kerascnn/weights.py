@@ -77,6 +77,40 @@ def _copy_by_position(source, target, path):
     target.set_weights(source_weights)
 
 
+def applications_loader(application_name: str, **application_kwargs):
+    """A loader that puts ``keras.applications.<application_name>``'s ImageNet weights into a model.
+
+    The returned function takes a kerascnn model whose layer names follow keras.applications,
+    builds the keras.applications model with ``weights="imagenet"`` (with its top when the
+    model has a ``predictions`` layer) and copies every weight by layer name
+    (:func:`copy_weights_by_name`). keras.applications downloads the file once and caches it
+    (``~/.keras/models``). A failed download raises a RuntimeError: a model is never handed
+    back with random weights.
+
+    Examples:
+        >>> load = applications_loader("ResNet50")
+        >>> callable(load)
+        True
+    """
+
+    def load(model):
+        from kerascnn.runtime import keras  # noqa: PLC0415
+
+        application = getattr(keras.applications, application_name)
+        include_top = any(layer.name == "predictions" for layer in model.layers)
+        try:
+            source = application(weights="imagenet", include_top=include_top, **application_kwargs)
+        except Exception as error:  # download, cache or file errors: never continue with random weights
+            raise RuntimeError(
+                f"could not get the ImageNet weights of keras.applications.{application_name} for "
+                f"{model.name}: {type(error).__name__}: {error}. Check the network connection (the file "
+                "is downloaded once into ~/.keras/models) or pass weights=<path of a saved file>."
+            ) from error
+        copy_weights_by_name(source, model)
+
+    return load
+
+
 def copy_weights_by_name(source, target, skip=()):
     """Copy the weights of every layer of ``target`` from the layer of ``source`` with its name.
 

@@ -20,7 +20,7 @@ from kerascnn.errors import check_choice, check_int
 from kerascnn.models import base
 from kerascnn.registry import register
 from kerascnn.runtime import keras
-from kerascnn.weights import copy_weights_by_name
+from kerascnn.weights import applications_loader
 
 layers = keras.layers
 
@@ -85,27 +85,8 @@ def _check_imagenet_layout(name, depth, se_ratio, stride_in, use_bias):
 
 
 def imagenet_loader(depth: int):
-    """The loader that puts ``keras.applications.ResNet{depth}``'s ImageNet weights into a model.
-
-    keras.applications downloads the file once and caches it (``~/.keras/models``). A failed
-    download raises a RuntimeError: a model is never handed back with random weights.
-    """
-    application_name = APPLICATIONS[depth]
-
-    def load(model):
-        application = getattr(keras.applications, application_name)
-        include_top = any(layer.name == "predictions" for layer in model.layers)
-        try:
-            source = application(weights="imagenet", include_top=include_top)
-        except Exception as error:  # download, cache or file errors: never continue with random weights
-            raise RuntimeError(
-                f"could not get the ImageNet weights of keras.applications.{application_name} for "
-                f"{model.name}: {type(error).__name__}: {error}. Check the network connection (the file "
-                "is downloaded once into ~/.keras/models) or pass weights=<path of a saved file>."
-            ) from error
-        copy_weights_by_name(source, model)
-
-    return load
+    """The loader that puts ``keras.applications.ResNet{depth}``'s ImageNet weights into a model."""
+    return applications_loader(APPLICATIONS[depth])
 
 
 def _card(depth, se, params, trainable, gmacs=None, top1=None, sources=None):
