@@ -30,14 +30,28 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-#: keras.applications constructors of the same architecture as a registered model.
-APPLICATIONS = {
-    "resnet50": "ResNet50",
-    "resnet101": "ResNet101",
-    "resnet152": "ResNet152",
-    "vgg16": "VGG16",
-    "vgg19": "VGG19",
-}
+
+
+def applications() -> dict:
+    """``{model name: keras.applications constructor}`` of the same architecture, from the cards.
+
+    A model whose weights record takes a keras.applications model's weights layer by layer
+    has that model as its twin. Also readable as ``bench.APPLICATIONS``.
+
+    Examples:
+        >>> applications()["resnet50"]
+        'ResNet50'
+    """
+    from kerascnn.registry import weights_records  # noqa: PLC0415 - the zoo loads Keras
+
+    return {name: records[0].application for name, records in weights_records().items()
+            if records[0].application}
+
+
+def __getattr__(name):
+    if name == "APPLICATIONS":
+        return applications()
+    raise AttributeError(f"module 'kerascnn.bench' has no attribute {name!r}")
 
 
 @dataclass
@@ -239,7 +253,7 @@ def training_function(model, images, labels, xla: bool = False):
 
 
 def build_application(name: str, input_shape, classes: int):
-    """A keras.applications model without weights (``name`` as in :data:`APPLICATIONS`)."""
+    """A keras.applications model without weights (``name`` as in :func:`applications`)."""
     from kerascnn.runtime import keras  # noqa: PLC0415
 
     return getattr(keras.applications, name)(weights=None, input_shape=tuple(input_shape), classes=classes)
@@ -264,7 +278,7 @@ def bench_model(name: str, batches=(1, 16), rounds: int = 3, input_size: int | N
                 log: Callable | None = print, fold: bool = False) -> dict:
     """Inference (and training-step) images/s of a registered model, alongside its keras.applications twin.
 
-    Measures, for each batch size, kerascnn's model and (where :data:`APPLICATIONS`
+    Measures, for each batch size, kerascnn's model and (where :func:`applications`
     names one) keras.applications' model of the same architecture, alternately; then
     achieved GFLOP/s as a fraction of the machine's matrix-product rate ``peak``
     (measured here with NumPy when not given). ``fold=True`` adds inference with BatchNorm
@@ -288,8 +302,9 @@ def bench_model(name: str, batches=(1, 16), rounds: int = 3, input_size: int | N
         peak = matmul_gflops(library="numpy")
         say(f"matrix product (NumPy fp32 4096^3): {peak:.1f} GFLOP/s (load {load_average()})")
     models = {"kerascnn": kerascnn.build(name, input_shape=shape, compile=False)}
-    if name in APPLICATIONS:
-        models["applications"] = build_application(APPLICATIONS[name], shape, card.num_classes)
+    twins = applications()
+    if name in twins:
+        models["applications"] = build_application(twins[name], shape, card.num_classes)
     gflop = model_gflop(models["kerascnn"])
     folded = None
     if fold and any("BatchNormalization" in type(layer).__name__ for layer in models["kerascnn"].layers):

@@ -17,6 +17,30 @@ import numbers
 from typing import Iterable, Sequence
 
 
+class WeightsError(ValueError):
+    """Pretrained weights could not be obtained or do not fit; the message says what to do.
+
+    kerascnn never hands back a model with random weights when weights were asked for: every
+    failure is one of these. Catch ``WeightsError`` for all of them, or a subclass.
+
+    Examples:
+        >>> issubclass(WeightsDownloadError, WeightsError), issubclass(WeightsDownloadError, OSError)
+        (True, True)
+    """
+
+
+class WeightsNotAvailable(WeightsError):
+    """No pretrained set of that name for this model, or not for this configuration."""
+
+
+class WeightsMismatchError(WeightsError):
+    """A weights file or pretrained set does not fit the model (missing, extra or reshaped layers)."""
+
+
+class WeightsDownloadError(WeightsError, OSError):
+    """A weights file could not be downloaded, cached or read (network, cache folder, hash)."""
+
+
 def closest(value: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     """The candidates that look most like ``value`` (for "did you mean" hints)."""
     candidates = list(candidates)
@@ -76,28 +100,35 @@ def check_input_shape(
     min_size: int | tuple[int, int],
     model: str,
     channels: int | Sequence[int] | None = None,
-) -> tuple[int, int, int]:
+    allow_none: bool = False,
+) -> tuple:
     """Validate a channels-last ``(height, width, channels)`` input shape.
 
     ``min_size`` is the smallest side (or ``(height, width)``) the architecture accepts:
-    below it some layer would produce an empty feature map.
+    below it some layer would produce an empty feature map. ``allow_none`` accepts None for
+    height and width (any size, decided when the model is called), as keras.applications.
 
     Examples:
         >>> check_input_shape((224, 224, 3), 32, "vgg16")
         (224, 224, 3)
+        >>> check_input_shape((None, None, 1), 32, "vgg16", allow_none=True)
+        (None, None, 1)
     """
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
         raise ValueError(
             f"input_shape must be (height, width, channels) for {model}, got {input_shape!r}."
         )
     for axis, size in zip(("height", "width", "channels"), input_shape):
+        if size is None and allow_none and axis != "channels":
+            continue
         if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            either = " or None" if allow_none and axis != "channels" else ""
             raise ValueError(
-                f"input_shape={tuple(input_shape)!r}: {axis} must be a positive integer, got {size!r}."
+                f"input_shape={tuple(input_shape)!r}: {axis} must be a positive integer{either}, got {size!r}."
             )
-    height, width, depth = (int(s) for s in input_shape)
+    height, width, depth = (None if s is None else int(s) for s in input_shape)
     min_h, min_w = (min_size, min_size) if isinstance(min_size, int) else min_size
-    if height < min_h or width < min_w:
+    if (height is not None and height < min_h) or (width is not None and width < min_w):
         raise ValueError(
             f"input_shape={tuple(input_shape)!r} is too small for {model}: the minimum is "
             f"{min_h}x{min_w} (height x width); smaller inputs shrink a feature map to nothing."

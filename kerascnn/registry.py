@@ -1,10 +1,19 @@
-"""Every model by name: ``build``, ``list_models``, ``model_card``.
+"""Every model by name: ``build``, ``list_models``, ``model_card``, and where its weights come from.
 
-A builder registers itself with a *reference card*: the parameter counts expected at
-the default configuration (Keras ``count_params``, BatchNorm statistics included), the
-published operation count and accuracy, where each figure comes from, and the smallest
-input the architecture accepts. One function can be registered under several names with
-different bound arguments (``vgg16`` and ``vgg16_bn``).
+Each registered name has ONE record, its :class:`ModelCard`: the parameter counts expected
+at the default configuration (Keras ``count_params``, BatchNorm statistics included), the
+published operation count and accuracy, where each figure comes from (a paper, a
+torchvision or keras.applications table, or the docs page "Reference figures",
+``docs/references.md``), the smallest input the architecture accepts, and its
+:class:`Weights` records: where each pretrained set comes from (a keras.applications model
+or a URL with its hash), its input size and preprocessing, as torchvision's ``Weights`` or
+timm's ``pretrained_cfg``. The model list, :mod:`kerascnn.transfer`'s backbones, the
+runtime decision of :mod:`kerascnn.transfer.catalogue`, ``kerascnn bench`` and the weight
+loader (:func:`kerascnn.weights.pretrained_loader`) all read these records.
+
+A family registers its variants from one table (:func:`register_family`); one function can
+be registered under several names with different bound arguments (``vgg16`` and ``vgg16_bn``).
+This module does not import Keras.
 
 Examples:
     >>> import kerascnn
@@ -20,7 +29,77 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Callable
 
-from kerascnn.errors import unknown_name_error
+from kerascnn.errors import WeightsNotAvailable, unknown_name_error
+
+#: The docs page that holds the reference tables cards cite (docs/references.md).
+REFERENCES = "kerascnn docs, Reference figures (docs/references.md)"
+#: The page of keras.applications' table (size, top-1, parameters of each application).
+KERAS_APPLICATIONS_TABLE = "keras.io/api/applications (table of available models)"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Where one pretrained set of a model comes from, and what its inputs must be.
+
+    Exactly one origin: ``application``, a keras.applications function whose ImageNet
+    weights are copied layer by layer by name (Keras downloads and hash-checks the file), or
+    ``url`` with ``file_hash`` (md5 or sha256), fetched into the cache and checked by
+    :func:`kerascnn.weights.fetch`. ``input_shape`` and ``num_classes`` are those the set was
+    trained at (the top only fits them); ``preprocessing`` is the mode of
+    :func:`kerascnn.transfer.preprocessing.preprocessing` (``"caffe"``: BGR minus ImageNet
+    means, as ``keras.applications.vgg16.preprocess_input``).
+
+    Examples:
+        >>> record = Weights(application="VGG16", preprocessing="caffe")
+        >>> record.provider, record.tag, record.input_shape
+        ('keras.applications', 'imagenet', (224, 224, 3))
+    """
+
+    application: str | None = None
+    url: str | None = None
+    file_hash: str | None = None
+    tag: str = "imagenet"
+    input_shape: tuple = (224, 224, 3)
+    num_classes: int = 1000
+    preprocessing: str = "caffe"
+    top1: float | None = None
+    source: str = ""
+
+    def __post_init__(self):
+        if (self.application is None) == (self.url is None):
+            raise ValueError(f"Weights {self.tag!r}: give exactly one of application= (a keras.applications "
+                             f"name) or url= (with file_hash=), got application={self.application!r}, "
+                             f"url={self.url!r}.")
+
+    @property
+    def provider(self) -> str:
+        """``"keras.applications"`` or ``"url"``."""
+        return "keras.applications" if self.application else "url"
+
+    @property
+    def file_name(self) -> str | None:
+        """The cache file name of a URL record (the URL's last part)."""
+        return self.url.rsplit("/", 1)[-1] if self.url else None
+
+    def as_dict(self) -> dict:
+        """The record as plain data."""
+        return {"tag": self.tag, "provider": self.provider, "application": self.application, "url": self.url,
+                "file_hash": self.file_hash, "input_shape": list(self.input_shape),
+                "num_classes": self.num_classes, "preprocessing": self.preprocessing, "top1": self.top1,
+                "source": self.source}
+
+
+def keras_weights(application: str, preprocessing: str, **fields) -> Weights:
+    """The ImageNet weights of ``keras.applications.<application>``, cited to keras.io's table.
+
+    Examples:
+        >>> record = keras_weights("ResNet50", "caffe")
+        >>> record.application, record.preprocessing, "keras.io/api/applications" in record.source
+        ('ResNet50', 'caffe', True)
+    """
+    fields.setdefault("source", f"keras.applications.{application} ImageNet weights "
+                                f"({KERAS_APPLICATIONS_TABLE}), copied by layer name")
+    return Weights(application=application, preprocessing=preprocessing, **fields)
 
 
 @dataclass(frozen=True)
@@ -47,6 +126,24 @@ class ModelCard:
     sources: dict = field(default_factory=dict)
     pretrained: tuple = ()
     defaults: dict = field(default_factory=dict)
+    weights: tuple = ()
+
+    def weights_record(self, tag: str) -> Weights:
+        """The :class:`Weights` record of the pretrained set ``tag``; WeightsNotAvailable if none.
+
+        Examples:
+            >>> import kerascnn
+            >>> kerascnn.model_card("vgg16").weights_record("imagenet").application
+            'VGG16'
+        """
+        for record in self.weights:
+            if record.tag == tag:
+                return record
+        raise WeightsNotAvailable(
+            f"weights={tag!r} is not available for {self.name}: "
+            + (f"its pretrained sets are {', '.join(map(repr, self.pretrained))}. " if self.pretrained else "")
+            + f"Pretrained sets exist for {pretrained_summary()} (see kerascnn.list_models and each model "
+            "card's 'weights'). Use weights=None or the path of a weights file (.keras, .h5, .weights.h5).")
 
     def as_dict(self) -> dict:
         """The card as plain data (for JSON and tables)."""
@@ -65,6 +162,7 @@ class ModelCard:
             "sources": dict(self.sources),
             "pretrained": list(self.pretrained),
             "defaults": dict(self.defaults),
+            "weights": [record.as_dict() for record in self.weights],
         }
 
 
@@ -76,7 +174,9 @@ def register(name: str, *, defaults: dict | None = None, **card_fields) -> Calla
     """Decorator: register a builder under ``name`` with a reference card.
 
     ``defaults`` are keyword arguments bound for this name (``batch_norm=True`` for
-    ``vgg16_bn``); the remaining keywords are :class:`ModelCard` fields.
+    ``vgg16_bn``); the remaining keywords are :class:`ModelCard` fields. ``weights`` is a
+    tuple of :class:`Weights` records; ``pretrained`` (their tags) follows from them.
+    A family with several variants registers them all with :func:`register_family`.
 
     Examples:
         >>> from kerascnn.registry import register
@@ -91,11 +191,59 @@ def register(name: str, *, defaults: dict | None = None, **card_fields) -> Calla
     def decorate(builder: Callable) -> Callable:
         if name in _BUILDERS:
             raise ValueError(f"model name {name!r} is already registered")
+        records = tuple(card_fields.pop("weights", ()))
+        tags = tuple(record.tag for record in records)
+        pretrained = tuple(card_fields.pop("pretrained", tags))
+        if records and pretrained != tags:
+            raise ValueError(f"{name}: pretrained={pretrained!r} disagrees with the weights records {tags!r}; "
+                             "give the records only")
         _BUILDERS[name] = builder
-        _CARDS[name] = ModelCard(name=name, defaults=dict(defaults or {}), **card_fields)
+        _CARDS[name] = ModelCard(name=name, defaults=dict(defaults or {}), pretrained=pretrained,
+                                 weights=records, **card_fields)
         return builder
 
     return decorate
+
+
+def register_family(variants: dict) -> None:
+    """Register every variant of a family from its table ``{name: {"builder": f, **card}}``.
+
+    Each entry holds the builder, the bound ``defaults`` (if any) and the :class:`ModelCard`
+    fields. The table must be a dict literal with string keys at module level: the
+    ``kerascnn`` command reads the names from the source without importing Keras
+    (:func:`kerascnn.transfer.catalogue.zoo_names`).
+
+    Examples:
+        >>> from kerascnn.registry import register_family, unregister, model_card
+        >>> def tiny(**kwargs):
+        ...     return None
+        >>> register_family({"tiny_a": {"builder": tiny, "family": "tiny", "description": "doc example",
+        ...                             "input_shape": (8, 8, 1), "min_input_size": (1, 1), "num_classes": 2}})
+        >>> model_card("tiny_a").family
+        'tiny'
+        >>> unregister("tiny_a")
+    """
+    for name, entry in variants.items():
+        entry = dict(entry)
+        register(name, **{key: value for key, value in entry.items() if key != "builder"})(entry["builder"])
+
+
+def pretrained_summary() -> str:
+    """``"resnet50 (imagenet), ..."``: every registered model with pretrained weights."""
+    _load_zoo()
+    found = [f"{name} ({', '.join(card.pretrained)})" for name, card in sorted(_CARDS.items()) if card.pretrained]
+    return ", ".join(found) or "no registered model"
+
+
+def weights_records() -> dict:
+    """``{model name: (Weights, ...)}`` for every registered model with pretrained weights.
+
+    Examples:
+        >>> weights_records()["resnet50"][0].application
+        'ResNet50'
+    """
+    _load_zoo()
+    return {name: card.weights for name, card in sorted(_CARDS.items()) if card.weights}
 
 
 def unregister(name: str) -> None:
@@ -141,6 +289,16 @@ def model_card(name: str) -> ModelCard:
         (32, 32, 1)
     """
     return _CARDS[_check_name(name)]
+
+
+def builders_of(module: str) -> list:
+    """The builder functions registered by the module named ``module`` (each once)."""
+    return list({id(b): b for b in _BUILDERS.values() if b.__module__ == module}.values())
+
+
+def card_or_none(name) -> ModelCard | None:
+    """The card of ``name`` if it is registered (without loading the zoo), else None."""
+    return _CARDS.get(name) if isinstance(name, str) else None
 
 
 def get_builder(name: str) -> Callable:

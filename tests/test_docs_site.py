@@ -21,3 +21,4 @@ def test_mkdocs_build_strict(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (tmp_path / "site" / "cli" / "index.html").read_text().count("kerascnn list") >= 1
+    assert not list((tmp_path / "site").rglob("*.py")), "the site must not ship the build's Python hooks"

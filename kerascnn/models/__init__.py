@@ -1,20 +1,40 @@
-"""The model zoo: one module per family. Importing this package registers every builder."""
+"""The model zoo: one module per family. Importing this package registers every builder.
 
-from kerascnn.models.alexnet import alexnet, alexnet_mini, zfnet
-from kerascnn.models.googlenet import googlenet, googlenet_inference_model
-from kerascnn.models.lenet import lenet5
-from kerascnn.models.resnet import (
-    resnet18, resnet34, resnet50, resnet101, resnet152,
-    se_resnet18, se_resnet34, se_resnet50, se_resnet101, se_resnet152,
-)
-from kerascnn.models.tutorial import mnist_cnn, mnist_cnn_5x5
-from kerascnn.models.vgg import vgg11, vgg13, vgg16, vgg19
+Every module of this folder whose name does not start with ``_`` (``base`` excepted) is a
+family: it is imported here, and each builder function it registers is exported
+(``from kerascnn.models import vgg16``, ``kerascnn.vgg16``), so adding a family needs no
+edit here. Public helpers a family lists in ``PUBLIC`` are exported too
+(``googlenet_inference_model``).
 
-__all__ = [
-    "googlenet", "googlenet_inference_model",
-    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-    "se_resnet18", "se_resnet34", "se_resnet50", "se_resnet101", "se_resnet152",
-    "lenet5",
-    "alexnet", "alexnet_mini", "zfnet",
-    "mnist_cnn", "mnist_cnn_5x5",
-    "vgg11", "vgg13", "vgg16", "vgg19"]
+Examples:
+    >>> from kerascnn import models
+    >>> "vgg16" in models.__all__ and "lenet5" in models.__all__
+    True
+"""
+
+import importlib
+import pkgutil
+
+from kerascnn import registry
+
+_NOT_FAMILIES = {"base"}
+
+
+def _families() -> list:
+    return sorted(info.name for info in pkgutil.iter_modules(__path__)
+                  if not info.name.startswith("_") and info.name not in _NOT_FAMILIES)
+
+
+def _export() -> list:
+    names = []
+    for family in _families():
+        module = importlib.import_module(f"{__name__}.{family}")
+        public = list(getattr(module, "PUBLIC", ()))
+        public += sorted({builder.__name__ for builder in registry.builders_of(module.__name__)})
+        for name in public:
+            globals()[name] = getattr(module, name)
+            names.append(name)
+    return names
+
+
+__all__ = _export()

@@ -16,7 +16,7 @@ from kerascnn.errors import check_choice
 from kerascnn.layers import LocalResponseNormalization
 from kerascnn.models import base
 from kerascnn.models._fc import check_units, dense_top
-from kerascnn.registry import register
+from kerascnn.registry import REFERENCES, register_family
 from kerascnn.runtime import keras
 
 layers = keras.layers
@@ -75,7 +75,9 @@ def max_pool_ceil(x, pool_size=3, strides=2, name="pool"):
     """Max pooling that rounds the output size up (``ceil_mode=True``), for non-negative inputs.
 
     The missing bottom rows and right columns are padded with zeros (``{name}_pad``), which
-    never win the maximum after a ReLU, then a valid ``MaxPooling2D`` follows.
+    never win the maximum after a ReLU, then a valid ``MaxPooling2D`` follows. For a side
+    unknown until the model is called, ``strides - 1`` zeros always give the ceil-mode size
+    (``floor((n + s - 1 - k) / s) + 1 = ceil((n - k) / s) + 1`` for ``k >= s``).
 
     Examples:
         >>> from kerascnn.runtime import keras
@@ -84,6 +86,9 @@ def max_pool_ceil(x, pool_size=3, strides=2, name="pool"):
     """
     pads = []
     for size in x.shape[1:3]:
+        if size is None:  # any size (input_shape with None): strides - 1 zeros give ceil mode for every size
+            pads.append(strides - 1)
+            continue
         out = ceil_mode_size(size, pool_size, strides)
         pads.append(max(0, (out - 1) * strides + pool_size - size) if out else 0)
     if any(pads):
@@ -91,19 +96,6 @@ def max_pool_ceil(x, pool_size=3, strides=2, name="pool"):
     return layers.MaxPooling2D(pool_size, strides=strides, name=name)(x)
 
 
-@register(
-    "alexnet",
-    family="alexnet",
-    description="AlexNet, one tower 96-256-384-384-256, FCs 4096-4096, dropout 0.5, 227x227x3",
-    input_shape=(227, 227, 3),
-    min_input_size=(67, 67),
-    num_classes=1000,
-    params=62_378_344,
-    trainable_params=62_378_344,
-    non_trainable_params=0,
-    sources={"params": "REFERENCES.md: AlexNet one-tower 96-256-384-384-256 build, 62,378,344 "
-                       "(osmr/imgclsmob alexnet test); the paper says '60 million'"},
-)
 def alexnet(input_shape=None, num_classes=None, include_top=True, variant="paper", lrn=False,
             fc_units=(4096, 4096), **options):
     """AlexNet as one tower: conv 96@11x11/4, 256@5x5, 384, 384, 256 @3x3, FCs 4096-4096.
@@ -138,7 +130,7 @@ def alexnet(input_shape=None, num_classes=None, include_top=True, variant="paper
     fc_units = check_units(fc_units)
     input_shape = spec["input_shape"] if input_shape is None else input_shape
     inputs, head = base.start(input_shape, spec["min_size"], f"alexnet (variant={variant!r})",
-                              num_classes, include_top, options)
+                              num_classes, include_top, options, fixed_size=True)
     f1, f2, f3, f4, f5 = spec["filters"]
     x = conv_relu(inputs, f1, 11, strides=4, padding=spec["conv1_padding"], lrn=lrn, name="conv1")
     x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
@@ -152,20 +144,6 @@ def alexnet(input_shape=None, num_classes=None, include_top=True, variant="paper
     return base.finish(inputs, x, head, options, default_name="alexnet")
 
 
-@register(
-    "zfnet",
-    family="alexnet",
-    description="ZFNet (Fig. 3): conv1 96@7x7/2, conv2 256@5x5/2, 384-384-256, FCs 4096-4096, 224x224x3",
-    input_shape=(224, 224, 3),
-    min_input_size=(47, 47),
-    num_classes=1000,
-    params=62_357_608,
-    trainable_params=62_357_608,
-    non_trainable_params=0,
-    sources={"params": "REFERENCES.md: ZFNet 62,357,608 (osmr/imgclsmob zfnet); recomputed: "
-                       "AlexNet's 62,378,344 - 34,944 (11x11 conv1) + 14,208 (7x7 conv1), "
-                       "conv3-5 384-384-256 as in Fig. 3 of the paper"},
-)
 def zfnet(input_shape=(224, 224, 3), num_classes=None, include_top=True, variant="a", lrn=False,
           fc_units=(4096, 4096), **options):
     """ZFNet (Zeiler & Fergus 2013, Fig. 3): AlexNet with a smaller, denser first layer.
@@ -198,7 +176,7 @@ def zfnet(input_shape=(224, 224, 3), num_classes=None, include_top=True, variant
     lrn = _check_bool("lrn", lrn)
     fc_units = check_units(fc_units)
     inputs, head = base.start(input_shape, 47, f"zfnet (variant={variant!r})", num_classes,
-                              include_top, options)
+                              include_top, options, fixed_size=True)
     f1, f2, f3, f4, f5 = ZFNET_VARIANTS[variant]
     x = conv_relu(inputs, f1, 7, strides=2, padding=1, lrn=lrn, name="conv1")
     x = max_pool_ceil(x, name="pool1")
@@ -212,19 +190,6 @@ def zfnet(input_shape=(224, 224, 3), num_classes=None, include_top=True, variant
     return base.finish(inputs, x, head, options, default_name="zfnet")
 
 
-@register(
-    "alexnet_mini",
-    family="alexnet",
-    description="mini AlexNet for 280x280 binary images: conv 96@13x13/3, 256, 384, 384, 256, FCs 128-128",
-    input_shape=(280, 280, 3),
-    # 37 + 2*3 padding -> conv1 11 -> pool 5 -> pool 2 -> pool(2) 1; at 36 conv1 gives 10 -> 4 -> 1 -> 0
-    min_input_size=(37, 37),
-    num_classes=1,
-    params=7_742_721,
-    trainable_params=7_742_721,
-    non_trainable_params=0,
-    sources={"params": "REFERENCES.md, tutorial models: mini AlexNet for 280x280 binary images, 7,742,721"},
-)
 def alexnet_mini(input_shape=(280, 280, 3), num_classes=None, include_top=True, **options):
     """The AlexNet-shaped binary classifier for 280x280 images of tutorials (7,742,721 parameters).
 
@@ -240,7 +205,7 @@ def alexnet_mini(input_shape=(280, 280, 3), num_classes=None, include_top=True, 
         ((1, 1, 256), (None, 1))
     """
     inputs, head = base.start(input_shape, 37, "alexnet_mini", num_classes, include_top, options,
-                              default_classes=1)
+                              default_classes=1, fixed_size=True)
     x = conv_relu(inputs, 96, 13, strides=3, padding=3, name="conv1")
     x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
     x = conv_relu(x, 256, 5, name="conv2")
@@ -251,3 +216,49 @@ def alexnet_mini(input_shape=(280, 280, 3), num_classes=None, include_top=True, 
     x = layers.MaxPooling2D(2, name="pool5")(x)
     x = dense_top(x, head, options, fc_units=(128, 128), dropout=0.0, first_index=6)
     return base.finish(inputs, x, head, options, default_name="alexnet_mini")
+
+
+#: The variants: name -> builder and card (see kerascnn.registry.register_family).
+VARIANTS = {
+    "alexnet": dict(
+        builder=alexnet,
+        family="alexnet",
+        description="AlexNet, one tower 96-256-384-384-256, FCs 4096-4096, dropout 0.5, 227x227x3",
+        input_shape=(227, 227, 3),
+        min_input_size=(67, 67),
+        num_classes=1000,
+        params=62_378_344,
+        trainable_params=62_378_344,
+        non_trainable_params=0,
+        sources={"params": REFERENCES + ", papers table: AlexNet one-tower 96-256-384-384-256 build, 62,378,344 "
+                           "(osmr/imgclsmob alexnet test); the paper says '60 million'"},
+    ),
+    "zfnet": dict(
+        builder=zfnet,
+        family="alexnet",
+        description="ZFNet (Fig. 3): conv1 96@7x7/2, conv2 256@5x5/2, 384-384-256, FCs 4096-4096, 224x224x3",
+        input_shape=(224, 224, 3),
+        min_input_size=(47, 47),
+        num_classes=1000,
+        params=62_357_608,
+        trainable_params=62_357_608,
+        non_trainable_params=0,
+        sources={"params": REFERENCES + ", papers table: ZFNet 62,357,608 (osmr/imgclsmob zfnet); recomputed: "
+                           "AlexNet's 62,378,344 - 34,944 (11x11 conv1) + 14,208 (7x7 conv1), "
+                           "conv3-5 384-384-256 as in Fig. 3 of the paper"},
+    ),
+    "alexnet_mini": dict(
+        builder=alexnet_mini,
+        family="alexnet",
+        description="mini AlexNet for 280x280 binary images: conv 96@13x13/3, 256, 384, 384, 256, FCs 128-128",
+        input_shape=(280, 280, 3),
+        # 37 + 2*3 padding -> conv1 11 -> pool 5 -> pool 2 -> pool(2) 1; at 36 conv1 gives 10 -> 4 -> 1 -> 0
+        min_input_size=(37, 37),
+        num_classes=1,
+        params=7_742_721,
+        trainable_params=7_742_721,
+        non_trainable_params=0,
+        sources={"params": REFERENCES + ", tutorial models: mini AlexNet for 280x280 binary images, 7,742,721"},
+    ),
+}
+register_family(VARIANTS)

@@ -5,6 +5,14 @@ from the blocks, then either add its own classifier top or the features-only poo
 (:func:`features_or_top`) and hand over to :func:`finish`, which wraps the tensors in a
 ``keras.Model``, loads weights and compiles by the conventions of :mod:`kerascnn.heads`.
 
+Through these three functions every builder follows the contract of ``keras.applications``:
+``input_tensor`` (any Keras tensor; the model's inputs are its sources), ``input_shape``
+with ``None`` height and width when ``include_top=False`` (and with the top when it pools
+globally; a top that flattens says it needs a fixed size), any number of input channels
+without pretrained weights, ``pooling`` and ``classifier_activation``. A pretrained tag
+(``weights="imagenet"``) is checked against the model's :class:`~kerascnn.registry.Weights`
+record before anything is built: its channels, its classes, and with the top its size.
+
 A complete, tiny builder:
 
 Examples:
@@ -22,8 +30,9 @@ Examples:
 
 from __future__ import annotations
 
+from kerascnn import registry
 from kerascnn.blocks import classifier_head
-from kerascnn.errors import check_choice, check_fraction, check_input_shape
+from kerascnn.errors import WeightsNotAvailable, check_choice, check_fraction, check_input_shape
 from kerascnn.heads import LABEL_MODES, POOLINGS, TASKS, HeadSpec, compile_model, head_spec, resolve_num_classes
 from kerascnn.runtime import keras
 
@@ -35,6 +44,7 @@ COMMON_OPTIONS = {
     "label_mode": "int",
     "dropout": None,
     "weights": None,
+    "input_tensor": None,
     "compile": True,
     "optimizer": "adam",
     "learning_rate": None,
@@ -69,25 +79,78 @@ def start(
     options: dict,
     default_classes: int = 1000,
     channels=None,
+    fixed_size: bool = False,
 ):
     """Validate the arguments of a builder and create its input.
 
     Returns ``(inputs, head)``, where ``head`` is the :class:`HeadSpec` of the top or None
-    when the model is features-only (``include_top=False`` or ``num_classes=0``).
-    ``options`` (the builder's ``**options``) is validated and completed in place.
+    when the model is features-only (``include_top=False`` or ``num_classes=0``), and
+    ``inputs`` is a new ``keras.Input`` or the caller's ``input_tensor``. ``options`` (the
+    builder's ``**options``) is validated and completed in place. ``fixed_size=True`` says
+    the top flattens the feature map, so with the top height and width cannot be None.
+    ``model`` names the model in messages; when it is a registered name, a pretrained tag in
+    ``options["weights"]`` is checked against its :class:`~kerascnn.registry.Weights` record.
     """
     options.update(_options(options))
-    check_input_shape(input_shape, min_size, model, channels)
     if not isinstance(include_top, bool):
         raise TypeError(f"include_top must be True or False, got {include_top!r}.")
+    tensor = options["input_tensor"]
+    if tensor is not None:
+        if not keras.backend.is_keras_tensor(tensor):
+            raise TypeError(f"input_tensor must be a Keras tensor (keras.Input(...) or a layer's output), "
+                            f"got {type(tensor).__name__}.")
+        input_shape = tuple(tensor.shape[1:])  # the tensor decides, as in keras.applications
+    card = registry.card_or_none(model)
+    if input_shape is None:
+        if card is None:
+            raise ValueError(f"input_shape=None: give input_shape=(height, width, channels) or input_tensor "
+                             f"for {model}.")
+        input_shape = card.input_shape
     units = resolve_num_classes(num_classes, options["task"], default_classes)
+    with_top = include_top and units > 0
+    if fixed_size and with_top and isinstance(input_shape, (tuple, list)) and None in tuple(input_shape)[:2]:
+        raise ValueError(
+            f"input_shape={tuple(input_shape)!r}: the top of {model} flattens the feature map, so its height "
+            "and width must be fixed (the first dense layer's size depends on them); give them, or use "
+            "include_top=False for a fully convolutional model that accepts any size.")
+    check_input_shape(input_shape, min_size, model, channels, allow_none=True)
+    if isinstance(options["weights"], str) and card is not None and is_pretrained_tag(options["weights"]):
+        _check_pretrained(card, options, input_shape, units if with_top else None, fixed_size)
     head = None
-    if include_top and units > 0:
+    if with_top:
         head = head_spec(units, options["task"], options["classifier_activation"], options["label_mode"])
     elif options["weights"] is None and options["compile"] and options["loss"] is None:
         options["compile"] = False  # a feature extractor has no loss to compile with
-    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    inputs = tensor if tensor is not None else keras.Input(shape=tuple(input_shape), name="input")
     return inputs, head
+
+
+def is_pretrained_tag(weights) -> bool:
+    """True for a pretrained set's name (``"imagenet"``), False for a file path."""
+    from kerascnn.weights import is_tag  # noqa: PLC0415 - weights imports the registry lazily
+
+    return is_tag(weights)
+
+
+def _check_pretrained(card, options, input_shape, units, fixed_size):
+    """Refuse, before building, a configuration the pretrained set cannot fill."""
+    if not card.weights and options["weights"] in card.pretrained:
+        return  # registered the older way (pretrained tags and the builder's own imagenet_loader)
+    record = card.weights_record(options["weights"])  # WeightsNotAvailable when there is none
+    problems = []
+    if input_shape[-1] != record.input_shape[-1]:
+        problems.append(f"{input_shape[-1]} input channels (the weights need {record.input_shape[-1]} channels)")
+    if units is not None:
+        if units != record.num_classes:
+            problems.append(f"num_classes={units} with include_top=True (the top has {record.num_classes} "
+                            f"classes; use include_top=False and add your own head)")
+        if fixed_size and tuple(input_shape[:2]) != tuple(record.input_shape[:2]):
+            problems.append(f"input_shape={tuple(input_shape)} with include_top=True (the top flattens "
+                            f"a map of size {tuple(record.input_shape)}; use include_top=False for features at "
+                            "other sizes)")
+    if problems:
+        raise WeightsNotAvailable(f"weights={options['weights']!r} does not fit {card.name} with "
+                                  + "; ".join(problems) + ".")
 
 
 def features_or_top(x, head: HeadSpec | None, options: dict, top_pooling: str | None = "avg", dropout=None):
@@ -114,11 +177,20 @@ def pool_features(x, pooling):
 
 def finish(inputs, outputs, head: HeadSpec | None, options: dict, default_name: str,
            loss_weights=None, imagenet_loader=None):
-    """Wrap in a Model, load ``options["weights"]``, compile unless ``compile=False``."""
+    """Wrap in a Model, load ``options["weights"]``, compile unless ``compile=False``.
+
+    A pretrained tag is loaded from the :class:`~kerascnn.registry.Weights` record of
+    ``default_name`` (the registered name), unless the builder passes its own
+    ``imagenet_loader`` (the older style, still accepted). With an ``input_tensor``, the
+    model's inputs are the tensor's source inputs (``keras.utils.get_source_inputs``).
+    """
     from kerascnn.weights import load_model_weights  # noqa: PLC0415 - weights imports models lazily
 
+    if options["input_tensor"] is not None:
+        sources = keras.utils.get_source_inputs(inputs)
+        inputs = sources[0] if len(sources) == 1 else sources
     model = keras.Model(inputs, outputs, name=options["name"] or default_name)
-    load_model_weights(model, options["weights"], imagenet_loader)
+    load_model_weights(model, options["weights"], imagenet_loader, registered=default_name)
     if options["compile"]:
         spec = head or HeadSpec(units=1, activation="linear", task="regression")
         compile_model(model, spec, options["optimizer"], options["learning_rate"],

@@ -18,7 +18,7 @@ from kerascnn.blocks import classifier_head, conv_bn_act, inception
 from kerascnn.errors import check_choice
 from kerascnn.layers import LocalResponseNormalization
 from kerascnn.models import base
-from kerascnn.registry import register
+from kerascnn.registry import register_family
 from kerascnn.runtime import keras
 
 layers = keras.layers
@@ -38,7 +38,9 @@ INCEPTION_TABLE = {
 STAGES = (("3a", "3b"), ("4a", "4b", "4c", "4d", "4e"), ("5a", "5b"))
 AUX_AFTER = {"4a": "aux1", "4d": "aux2"}
 AUX_LOSS_WEIGHT = 0.3
-VARIANTS = ("paper", "torchvision")
+BUILD_VARIANTS = ("paper", "torchvision")
+#: Exported by kerascnn.models besides the builder.
+PUBLIC = ("googlenet_inference_model",)
 
 #: What differs between the paper (Caffe) build and torchvision's ``googlenet``:
 #: max pool between stages 4 and 5, kernel of the "5x5" branch, dropout before the classifier.
@@ -74,7 +76,7 @@ def min_input_side(variant: str = "paper", aux_classifiers: bool = False) -> int
         >>> min_input_side(), min_input_side(aux_classifiers=True), min_input_side("torchvision")
         (31, 79, 15)
     """
-    check_choice("variant", variant, VARIANTS)
+    check_choice("variant", variant, BUILD_VARIANTS)
     for side in range(1, 4096):
         before_stage4, last = _feature_sides(side, variant)
         if last >= 1 and (not aux_classifiers or before_stage4 >= 5):
@@ -86,6 +88,9 @@ def _ceil_max_pool(x, pool: int, name: str):
     """Stride-2 max pool in ceil mode: zeros at the bottom and right, then a valid pool."""
     pads = []
     for side in x.shape[1:3]:
+        if side is None:  # any size: one zero row/column gives ceil mode (alexnet.max_pool_ceil says why)
+            pads.append((0, 1))
+            continue
         out = _ceil_pool_side(side, pool, 2)
         pads.append((0, max((out - 1) * 2 + pool - side, 0)))
     x = layers.ZeroPadding2D(tuple(pads), name=f"{name}_pad")(x)
@@ -107,25 +112,6 @@ def _aux_head(x, head, options, batch_norm: bool, name: str):
                            dropout=0.7, name=f"{name}_predictions")
 
 
-@register(
-    "googlenet",
-    family="googlenet",
-    description="GoogLeNet (Inception-v1) as in the paper: LRN stem, inception 3a-5b, dropout 0.4",
-    input_shape=(224, 224, 3),
-    min_input_size=(31, 31),
-    num_classes=1000,
-    params=6_998_552,
-    trainable_params=6_998_552,
-    non_trainable_params=0,
-    gmacs=1.5,
-    sources={
-        "params": "recomputed layer by layer from Table 1 of Szegedy et al. 2014, convolutions "
-                  "with biases (tests/models/test_googlenet.py)",
-        "gmacs": "Szegedy et al. 2014, arXiv 1409.4842: budget of 1.5 billion multiply-adds at inference",
-        "top1": "not published: the paper reports top-5 error only (10.07% single model, one crop)",
-        "min_input_size": "derived: googlenet.min_input_side() (ceil-mode pools, 7x7/2 stem)",
-    },
-)
 def googlenet(
     input_shape=(224, 224, 3),
     num_classes=None,
@@ -158,7 +144,7 @@ def googlenet(
         >>> kerascnn.googlenet_inference_model(model).output.shape[-1]
         10
     """
-    check_choice("variant", variant, VARIANTS)
+    check_choice("variant", variant, BUILD_VARIANTS)
     if not isinstance(aux_classifiers, bool):
         raise TypeError(f"aux_classifiers must be True or False, got {aux_classifiers!r}.")
     if batch_norm is None:
@@ -233,3 +219,28 @@ def _output_layer_name(tensor) -> str:
     """The name of the layer that produced a functional-model tensor (Keras 2 and 3)."""
     history = getattr(tensor, "_keras_history", None)
     return history[0].name if history is not None else tensor.name.split("/")[0]
+
+
+#: The variants: name -> builder and card (see kerascnn.registry.register_family).
+VARIANTS = {
+    "googlenet": dict(
+        builder=googlenet,
+        family="googlenet",
+        description="GoogLeNet (Inception-v1) as in the paper: LRN stem, inception 3a-5b, dropout 0.4",
+        input_shape=(224, 224, 3),
+        min_input_size=(31, 31),
+        num_classes=1000,
+        params=6_998_552,
+        trainable_params=6_998_552,
+        non_trainable_params=0,
+        gmacs=1.5,
+        sources={
+            "params": "recomputed layer by layer from Table 1 of Szegedy et al. 2014, convolutions "
+                      "with biases (tests/models/test_googlenet.py)",
+            "gmacs": "Szegedy et al. 2014, arXiv 1409.4842: budget of 1.5 billion multiply-adds at inference",
+            "top1": "not published: the paper reports top-5 error only (10.07% single model, one crop)",
+            "min_input_size": "derived: googlenet.min_input_side() (ceil-mode pools, 7x7/2 stem)",
+        },
+    ),
+}
+register_family(VARIANTS)

@@ -9,24 +9,12 @@ from __future__ import annotations
 
 from kerascnn.blocks import classifier_head
 from kerascnn.models import base
-from kerascnn.registry import register
+from kerascnn.registry import REFERENCES, register_family
 from kerascnn.runtime import keras
 
 layers = keras.layers
 
 
-@register(
-    "lenet5",
-    family="lenet",
-    description="LeNet-5: tanh convolutions and average pooling, dense C3, 32x32x1, 10 classes",
-    input_shape=(32, 32, 1),
-    min_input_size=(32, 32),
-    num_classes=10,
-    params=61_706,
-    trainable_params=61_706,
-    non_trainable_params=0,
-    sources={"params": "REFERENCES.md: LeNet-5 recomputed (156+2,416+48,120+10,164+850)"},
-)
 def lenet5(input_shape=(32, 32, 1), num_classes=None, include_top=True, **options):
     """LeNet-5 with dense C3, tanh activations and average pooling.
 
@@ -40,7 +28,7 @@ def lenet5(input_shape=(32, 32, 1), num_classes=None, include_top=True, **option
         (61706, (None, 10))
     """
     inputs, head = base.start(input_shape, 32, "lenet5", num_classes, include_top, options,
-                              default_classes=10)
+                              default_classes=10, fixed_size=True)
     x = layers.Conv2D(6, 5, activation="tanh", name="c1_conv")(inputs)
     x = layers.AveragePooling2D(2, name="s2_pool")(x)
     x = layers.Conv2D(16, 5, activation="tanh", name="c3_conv")(x)
@@ -54,3 +42,21 @@ def lenet5(input_shape=(32, 32, 1), num_classes=None, include_top=True, **option
         x = classifier_head(x, head.units, options["classifier_activation"], head.task,
                             dropout=options["dropout"])
     return base.finish(inputs, x, head, options, default_name="lenet5")
+
+
+#: The variants: name -> builder and card (see kerascnn.registry.register_family).
+VARIANTS = {
+    "lenet5": dict(
+        builder=lenet5,
+        family="lenet",
+        description="LeNet-5: tanh convolutions and average pooling, dense C3, 32x32x1, 10 classes",
+        input_shape=(32, 32, 1),
+        min_input_size=(32, 32),
+        num_classes=10,
+        params=61_706,
+        trainable_params=61_706,
+        non_trainable_params=0,
+        sources={"params": REFERENCES + ", papers table: LeNet-5 recomputed (156+2,416+48,120+10,164+850)"},
+    ),
+}
+register_family(VARIANTS)

@@ -16,11 +16,10 @@ takes the keras.applications weights layer by layer.
 from __future__ import annotations
 
 from kerascnn.blocks import STRIDE_PLACEMENTS, basic_block, bottleneck_block, conv_bn_act
-from kerascnn.errors import check_choice, check_int
+from kerascnn.errors import WeightsNotAvailable, check_choice, check_int
 from kerascnn.models import base
-from kerascnn.registry import register
+from kerascnn.registry import REFERENCES, keras_weights, register_family
 from kerascnn.runtime import keras
-from kerascnn.weights import applications_loader
 
 layers = keras.layers
 
@@ -33,8 +32,6 @@ CONFIGS = {
     152: ("bottleneck", (3, 8, 36, 3)),
 }
 WIDTHS = (64, 128, 256, 512)
-#: The keras.applications models whose ImageNet weights fit resnet50/101/152 (V1, biases).
-APPLICATIONS = {50: "ResNet50", 101: "ResNet101", 152: "ResNet152"}
 #: Every spatial reduction pads (7x7/2 pad 3, 3x3/2 pool pad 1, 1x1/2 and 3x3/2 convolutions
 #: never empty a map), so any input of at least 1x1 gives a (1x1 or larger) final map.
 MIN_INPUT_SIZE = 1
@@ -48,13 +45,9 @@ def _build(depth, se_ratio, input_shape, num_classes, include_top, stride_in, us
         use_bias = imagenet
     elif not isinstance(use_bias, bool):
         raise TypeError(f"use_bias must be True, False or None, got {use_bias!r}.")
-    if imagenet:
-        _check_imagenet_layout(name, depth, se_ratio, stride_in, use_bias)
-    inputs, head = base.start(input_shape, MIN_INPUT_SIZE, name, num_classes, include_top, options,
-                              channels=3 if imagenet else None)
-    if imagenet and head is not None and head.units != 1000:
-        raise ValueError(f"weights='imagenet' with include_top=True needs num_classes=1000, got "
-                         f"{head.units}; use include_top=False (or num_classes=0) and add your own head.")
+    inputs, head = base.start(input_shape, MIN_INPUT_SIZE, name, num_classes, include_top, options)
+    if imagenet:  # the card's weights record exists (base.start checked): the layout must be keras.applications'
+        _check_imagenet_layout(name, stride_in, use_bias)
 
     x = conv_bn_act(inputs, 64, 7, strides=2, padding=3, use_bias=use_bias, name="conv1")
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
@@ -70,34 +63,25 @@ def _build(depth, se_ratio, input_shape, num_classes, include_top, stride_in, us
                 x = bottleneck_block(x, filters, strides, stride_in=stride_in, se_ratio=se_ratio,
                                      use_bias=use_bias, name=block_name)
     x = base.features_or_top(x, head, options, top_pooling="avg")
-    loader = imagenet_loader(depth) if depth in APPLICATIONS and not se_ratio else None
-    return base.finish(inputs, x, head, options, default_name=name, imagenet_loader=loader)
+    return base.finish(inputs, x, head, options, default_name=name)
 
 
-def _check_imagenet_layout(name, depth, se_ratio, stride_in, use_bias):
-    if se_ratio or depth not in APPLICATIONS:
-        raise ValueError(f"weights='imagenet' is not available for {name}; ImageNet weights exist for "
-                         "resnet50, resnet101 and resnet152 (from keras.applications). Use weights=None "
-                         "or the path of a weights file saved by kerascnn.")
+def _check_imagenet_layout(name, stride_in, use_bias):
     if stride_in != "v1" or use_bias is not True:
-        raise ValueError(f"weights='imagenet' needs the keras.applications layout of {name}: "
-                         f"stride_in='v1' and use_bias=True, got stride_in={stride_in!r}, use_bias={use_bias!r}.")
+        raise WeightsNotAvailable(
+            f"weights='imagenet' needs the keras.applications layout of {name}: stride_in='v1' and "
+            f"use_bias=True, got stride_in={stride_in!r}, use_bias={use_bias!r}.")
 
 
-def imagenet_loader(depth: int):
-    """The loader that puts ``keras.applications.ResNet{depth}``'s ImageNet weights into a model."""
-    return applications_loader(APPLICATIONS[depth])
-
-
-def _card(depth, se, params, trainable, gmacs=None, top1=None, sources=None):
-    name = f"se_resnet{depth}" if se else f"resnet{depth}"
+def _card(builder, depth, se, params, trainable, gmacs=None, top1=None, sources=None, weights=()):
+    """The table entry of one variant: builder, card and pretrained weights."""
     block = "basic blocks" if CONFIGS[depth][0] == "basic" else "bottlenecks"
     if se:
         description = f"SE-ResNet-{depth}: ResNet-{depth} with an SE block (r = 16) on every residual branch"
     else:
         description = f"ResNet-{depth}: {block}, projection shortcuts, BatchNorm after every conv, no conv bias"
     return {
-        "name": name,
+        "builder": builder,
         "family": "resnet",
         "description": description,
         "input_shape": (224, 224, 3),
@@ -110,24 +94,20 @@ def _card(depth, se, params, trainable, gmacs=None, top1=None, sources=None):
         "top1": top1,
         "sources": {"min_input_size": "derived: every downsampling layer pads (resnet.MIN_INPUT_SIZE)",
                     **(sources or {})},
-        "pretrained": ("imagenet",) if depth in APPLICATIONS and not se else (),
+        "weights": weights,
     }
 
 
-def _register(card):
-    return register(card.pop("name"), **card)
-
-
-_TORCH = "REFERENCES.md, torchvision IMAGENET1K_V1: num_params {:,} + BatchNorm statistics"
+_TORCH = REFERENCES + ", torchvision table: num_params {:,} (IMAGENET1K_V1) + BatchNorm statistics"
 _HE = "He et al. 2015, arXiv 1512.03385, Table 1: {} billion multiply-adds (the paper's 'FLOPs'), V1 strides"
-_TV_TOP1 = "torchvision IMAGENET1K_V1 acc@1, one 224 crop (REFERENCES.md)"
+_TV_TOP1 = REFERENCES + ", torchvision table: acc@1 (IMAGENET1K_V1), one 224 crop"
 _KERAS_TOP1 = "keras.io/api/applications: keras.applications {} (the weights of weights='imagenet'), one 224 crop"
-_SE = "REFERENCES.md, osmr/imgclsmob SE-ResNet (r = 16) torch count {:,} + BatchNorm statistics"
+_SE = REFERENCES + ", papers table: osmr/imgclsmob SE-ResNet (r = 16) torch count {:,} + BatchNorm statistics"
 _HU = "Hu et al. 2017, arXiv 1709.01507, Table 2: {} GFLOPs (multiply-adds, as He et al.)"
 _HU_TOP1 = "Hu et al. 2017, Table 2: top-1 error {} (one 224 crop)"
 
 
-def resnet_card_sources(params_source, gmacs_source=None, top1_source=None):
+def _sources(params_source, gmacs_source=None, top1_source=None):
     sources = {"params": params_source}
     if gmacs_source:
         sources["gmacs"] = gmacs_source
@@ -136,8 +116,6 @@ def resnet_card_sources(params_source, gmacs_source=None, top1_source=None):
     return sources
 
 
-@_register(_card(18, False, 11_699_112, 11_689_512, 1.8, 69.758,
-                 resnet_card_sources(_TORCH.format(11_689_512), _HE.format(1.8), _TV_TOP1)))
 def resnet18(input_shape=(224, 224, 3), num_classes=None, include_top=True, stride_in="v1", use_bias=None,
              **options):
     """ResNet-18: basic blocks [2, 2, 2, 2]. 11,699,112 parameters (9,600 of them BatchNorm statistics).
@@ -154,8 +132,6 @@ def resnet18(input_shape=(224, 224, 3), num_classes=None, include_top=True, stri
     return _build(18, None, input_shape, num_classes, include_top, stride_in, use_bias, options)
 
 
-@_register(_card(34, False, 21_814_696, 21_797_672, 3.6, 73.314,
-                 resnet_card_sources(_TORCH.format(21_797_672), _HE.format(3.6), _TV_TOP1)))
 def resnet34(input_shape=(224, 224, 3), num_classes=None, include_top=True, stride_in="v1", use_bias=None,
              **options):
     """ResNet-34: basic blocks [3, 4, 6, 3]. 21,814,696 parameters. See :func:`resnet50`.
@@ -168,8 +144,6 @@ def resnet34(input_shape=(224, 224, 3), num_classes=None, include_top=True, stri
     return _build(34, None, input_shape, num_classes, include_top, stride_in, use_bias, options)
 
 
-@_register(_card(50, False, 25_610_152, 25_557_032, 3.8, 74.9,
-                 resnet_card_sources(_TORCH.format(25_557_032), _HE.format(3.8), _KERAS_TOP1.format("ResNet50"))))
 def resnet50(input_shape=(224, 224, 3), num_classes=None, include_top=True, stride_in="v1", use_bias=None,
              **options):
     """ResNet-50: bottlenecks [3, 4, 6, 3]. 25,610,152 parameters (53,120 BatchNorm statistics).
@@ -196,8 +170,6 @@ def resnet50(input_shape=(224, 224, 3), num_classes=None, include_top=True, stri
     return _build(50, None, input_shape, num_classes, include_top, stride_in, use_bias, options)
 
 
-@_register(_card(101, False, 44_654_504, 44_549_160, 7.6, 76.4,
-                 resnet_card_sources(_TORCH.format(44_549_160), _HE.format(7.6), _KERAS_TOP1.format("ResNet101"))))
 def resnet101(input_shape=(224, 224, 3), num_classes=None, include_top=True, stride_in="v1", use_bias=None,
               **options):
     """ResNet-101: bottlenecks [3, 4, 23, 3]. 44,654,504 parameters. See :func:`resnet50`.
@@ -210,8 +182,6 @@ def resnet101(input_shape=(224, 224, 3), num_classes=None, include_top=True, str
     return _build(101, None, input_shape, num_classes, include_top, stride_in, use_bias, options)
 
 
-@_register(_card(152, False, 60_344_232, 60_192_808, 11.3, 76.6,
-                 resnet_card_sources(_TORCH.format(60_192_808), _HE.format(11.3), _KERAS_TOP1.format("ResNet152"))))
 def resnet152(input_shape=(224, 224, 3), num_classes=None, include_top=True, stride_in="v1", use_bias=None,
               **options):
     """ResNet-152: bottlenecks [3, 8, 36, 3]. 60,344,232 parameters. See :func:`resnet50`.
@@ -228,7 +198,6 @@ def _se(se_ratio):
     return check_int("se_ratio", se_ratio, minimum=1)
 
 
-@_register(_card(18, True, 11_788_192, 11_778_592, sources=resnet_card_sources(_SE.format(11_778_592))))
 def se_resnet18(input_shape=(224, 224, 3), num_classes=None, include_top=True, se_ratio=16, stride_in="v1",
                 use_bias=None, **options):
     """SE-ResNet-18: ResNet-18 with an SE block (reduction ``se_ratio``, 16) before each addition.
@@ -244,8 +213,6 @@ def se_resnet18(input_shape=(224, 224, 3), num_classes=None, include_top=True, s
     return _build(18, _se(se_ratio), input_shape, num_classes, include_top, stride_in, use_bias, options)
 
 
-@_register(_card(34, True, 21_975_892, 21_958_868, sources=resnet_card_sources(
-    "osmr/imgclsmob model tests: seresnet34 torch count 21,958,868 + BatchNorm statistics")))
 def se_resnet34(input_shape=(224, 224, 3), num_classes=None, include_top=True, se_ratio=16, stride_in="v1",
                 use_bias=None, **options):
     """SE-ResNet-34: 21,975,892 parameters. See :func:`se_resnet18`.
@@ -258,8 +225,6 @@ def se_resnet34(input_shape=(224, 224, 3), num_classes=None, include_top=True, s
     return _build(34, _se(se_ratio), input_shape, num_classes, include_top, stride_in, use_bias, options)
 
 
-@_register(_card(50, True, 28_141_144, 28_088_024, 3.87, 76.71, resnet_card_sources(
-    _SE.format(28_088_024), _HU.format(3.87), _HU_TOP1.format(23.29))))
 def se_resnet50(input_shape=(224, 224, 3), num_classes=None, include_top=True, se_ratio=16, stride_in="v1",
                 use_bias=None, **options):
     """SE-ResNet-50: 28,141,144 parameters. See :func:`se_resnet18`.
@@ -272,8 +237,6 @@ def se_resnet50(input_shape=(224, 224, 3), num_classes=None, include_top=True, s
     return _build(50, _se(se_ratio), input_shape, num_classes, include_top, stride_in, use_bias, options)
 
 
-@_register(_card(101, True, 49_432_216, 49_326_872, 7.60, 77.62, resnet_card_sources(
-    _SE.format(49_326_872), _HU.format(7.60), _HU_TOP1.format(22.38))))
 def se_resnet101(input_shape=(224, 224, 3), num_classes=None, include_top=True, se_ratio=16, stride_in="v1",
                  use_bias=None, **options):
     """SE-ResNet-101: 49,432,216 parameters. See :func:`se_resnet18`.
@@ -286,8 +249,6 @@ def se_resnet101(input_shape=(224, 224, 3), num_classes=None, include_top=True, 
     return _build(101, _se(se_ratio), input_shape, num_classes, include_top, stride_in, use_bias, options)
 
 
-@_register(_card(152, True, 66_973_272, 66_821_848, 11.32, 78.43, resnet_card_sources(
-    _SE.format(66_821_848), _HU.format(11.32), _HU_TOP1.format(21.57))))
 def se_resnet152(input_shape=(224, 224, 3), num_classes=None, include_top=True, se_ratio=16, stride_in="v1",
                  use_bias=None, **options):
     """SE-ResNet-152: 66,973,272 parameters. See :func:`se_resnet18`.
@@ -298,3 +259,32 @@ def se_resnet152(input_shape=(224, 224, 3), num_classes=None, include_top=True, 
         66973272
     """
     return _build(152, _se(se_ratio), input_shape, num_classes, include_top, stride_in, use_bias, options)
+
+
+#: The variants: name -> builder, card and pretrained weights (ImageNet: keras.applications, V1 with biases).
+VARIANTS = {
+    "resnet18": _card(resnet18, 18, False, 11_699_112, 11_689_512, 1.8, 69.758,
+                      _sources(_TORCH.format(11_689_512), _HE.format(1.8), _TV_TOP1)),
+    "resnet34": _card(resnet34, 34, False, 21_814_696, 21_797_672, 3.6, 73.314,
+                      _sources(_TORCH.format(21_797_672), _HE.format(3.6), _TV_TOP1)),
+    "resnet50": _card(resnet50, 50, False, 25_610_152, 25_557_032, 3.8, 74.9,
+                      _sources(_TORCH.format(25_557_032), _HE.format(3.8), _KERAS_TOP1.format("ResNet50")),
+                      weights=(keras_weights("ResNet50", "caffe", top1=74.9),)),
+    "resnet101": _card(resnet101, 101, False, 44_654_504, 44_549_160, 7.6, 76.4,
+                       _sources(_TORCH.format(44_549_160), _HE.format(7.6), _KERAS_TOP1.format("ResNet101")),
+                       weights=(keras_weights("ResNet101", "caffe", top1=76.4),)),
+    "resnet152": _card(resnet152, 152, False, 60_344_232, 60_192_808, 11.3, 76.6,
+                       _sources(_TORCH.format(60_192_808), _HE.format(11.3), _KERAS_TOP1.format("ResNet152")),
+                       weights=(keras_weights("ResNet152", "caffe", top1=76.6),)),
+    "se_resnet18": _card(se_resnet18, 18, True, 11_788_192, 11_778_592,
+                         sources=_sources(_SE.format(11_778_592))),
+    "se_resnet34": _card(se_resnet34, 34, True, 21_975_892, 21_958_868, sources=_sources(
+        "osmr/imgclsmob model tests: seresnet34 torch count 21,958,868 + BatchNorm statistics")),
+    "se_resnet50": _card(se_resnet50, 50, True, 28_141_144, 28_088_024, 3.87, 76.71,
+                         _sources(_SE.format(28_088_024), _HU.format(3.87), _HU_TOP1.format(23.29))),
+    "se_resnet101": _card(se_resnet101, 101, True, 49_432_216, 49_326_872, 7.60, 77.62,
+                          _sources(_SE.format(49_326_872), _HU.format(7.60), _HU_TOP1.format(22.38))),
+    "se_resnet152": _card(se_resnet152, 152, True, 66_973_272, 66_821_848, 11.32, 78.43,
+                          _sources(_SE.format(66_821_848), _HU.format(11.32), _HU_TOP1.format(21.57))),
+}
+register_family(VARIANTS)

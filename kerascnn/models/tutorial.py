@@ -15,26 +15,12 @@ from __future__ import annotations
 
 from kerascnn.models import base
 from kerascnn.models._fc import dense_top
-from kerascnn.registry import register
+from kerascnn.registry import REFERENCES, register_family
 from kerascnn.runtime import keras
 
 layers = keras.layers
 
 
-@register(
-    "mnist_cnn",
-    family="tutorial",
-    description="Keras MNIST tutorial CNN: conv 32-64-64 @3x3, dense 64, dropout 0.2, 28x28x1",
-    input_shape=(28, 28, 1),
-    # 18 -> conv 16 -> pool 8 -> conv 6 -> pool 3 -> conv 1; at 17 the last conv gets 2x2 -> 0
-    min_input_size=(18, 18),
-    num_classes=10,
-    params=93_322,
-    trainable_params=93_322,
-    non_trainable_params=0,
-    sources={"params": "REFERENCES.md, tutorial models: Keras MNIST CNN, 93,322 "
-                       "(320 + 18,496 + 36,928 + 36,928 + 650)"},
-)
 def mnist_cnn(input_shape=(28, 28, 1), num_classes=None, include_top=True, **options):
     """The Keras MNIST tutorial CNN (93,322 parameters at 28x28x1, 10 classes).
 
@@ -48,7 +34,7 @@ def mnist_cnn(input_shape=(28, 28, 1), num_classes=None, include_top=True, **opt
         (93322, (None, 10))
     """
     inputs, head = base.start(input_shape, 18, "mnist_cnn", num_classes, include_top, options,
-                              default_classes=10)
+                              default_classes=10, fixed_size=True)
     x = layers.Conv2D(32, 3, activation="relu", name="conv1")(inputs)
     x = layers.MaxPooling2D(2, name="pool1")(x)
     x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)
@@ -58,20 +44,6 @@ def mnist_cnn(input_shape=(28, 28, 1), num_classes=None, include_top=True, **opt
     return base.finish(inputs, x, head, options, default_name="mnist_cnn")
 
 
-@register(
-    "mnist_cnn_5x5",
-    family="tutorial",
-    description="PyTorch-tutorial MNIST CNN: conv 16-32-64 @5x5, dense 100, 28x28x1",
-    input_shape=(28, 28, 1),
-    # 20 -> conv 16 -> conv 12 -> pool 6 -> conv 2 -> pool 1; at 19 the last pool gets 1x1 -> 0
-    min_input_size=(20, 20),
-    num_classes=10,
-    params=123_222,
-    trainable_params=123_222,
-    non_trainable_params=0,
-    sources={"params": "REFERENCES.md, tutorial models: PyTorch-style MNIST CNN, 123,222 "
-                       "(416 + 12,832 + 51,264 + 57,700 + 1,010)"},
-)
 def mnist_cnn_5x5(input_shape=(28, 28, 1), num_classes=None, include_top=True, **options):
     """The 5x5 MNIST CNN of PyTorch tutorials (123,222 parameters at 28x28x1, 10 classes).
 
@@ -85,7 +57,7 @@ def mnist_cnn_5x5(input_shape=(28, 28, 1), num_classes=None, include_top=True, *
         123222
     """
     inputs, head = base.start(input_shape, 20, "mnist_cnn_5x5", num_classes, include_top, options,
-                              default_classes=10)
+                              default_classes=10, fixed_size=True)
     x = layers.Conv2D(16, 5, activation="relu", name="conv1")(inputs)
     x = layers.Conv2D(32, 5, activation="relu", name="conv2")(x)
     x = layers.MaxPooling2D(2, name="pool1")(x)
@@ -93,3 +65,37 @@ def mnist_cnn_5x5(input_shape=(28, 28, 1), num_classes=None, include_top=True, *
     x = layers.MaxPooling2D(2, name="pool2")(x)
     x = dense_top(x, head, options, fc_units=(100,), dropout=0.0)
     return base.finish(inputs, x, head, options, default_name="mnist_cnn_5x5")
+
+
+#: The variants: name -> builder and card (see kerascnn.registry.register_family).
+VARIANTS = {
+    "mnist_cnn": dict(
+        builder=mnist_cnn,
+        family="tutorial",
+        description="Keras MNIST tutorial CNN: conv 32-64-64 @3x3, dense 64, dropout 0.2, 28x28x1",
+        input_shape=(28, 28, 1),
+        # 18 -> conv 16 -> pool 8 -> conv 6 -> pool 3 -> conv 1; at 17 the last conv gets 2x2 -> 0
+        min_input_size=(18, 18),
+        num_classes=10,
+        params=93_322,
+        trainable_params=93_322,
+        non_trainable_params=0,
+        sources={"params": REFERENCES + ", tutorial models: Keras MNIST CNN, 93,322 "
+                           "(320 + 18,496 + 36,928 + 36,928 + 650)"},
+    ),
+    "mnist_cnn_5x5": dict(
+        builder=mnist_cnn_5x5,
+        family="tutorial",
+        description="PyTorch-tutorial MNIST CNN: conv 16-32-64 @5x5, dense 100, 28x28x1",
+        input_shape=(28, 28, 1),
+        # 20 -> conv 16 -> conv 12 -> pool 6 -> conv 2 -> pool 1; at 19 the last pool gets 1x1 -> 0
+        min_input_size=(20, 20),
+        num_classes=10,
+        params=123_222,
+        trainable_params=123_222,
+        non_trainable_params=0,
+        sources={"params": REFERENCES + ", tutorial models: PyTorch-style MNIST CNN, 123,222 "
+                           "(416 + 12,832 + 51,264 + 57,700 + 1,010)"},
+    ),
+}
+register_family(VARIANTS)

@@ -19,10 +19,10 @@ Examples:
 from __future__ import annotations
 
 from kerascnn.blocks import BN_EPSILON
-from kerascnn.errors import check_int
+from kerascnn.errors import WeightsNotAvailable, check_int
 from kerascnn.models import base
 from kerascnn.models._fc import check_units, dense_top
-from kerascnn.registry import register
+from kerascnn.registry import REFERENCES, keras_weights, model_card, register_family
 from kerascnn.runtime import keras
 from kerascnn.weights import copy_weights_by_name
 
@@ -37,12 +37,10 @@ CONFIGS = {
 }
 #: width of each stage in units of ``base_dim``
 STAGE_WIDTHS = (1, 2, 4, 8, 8)
-#: the keras.applications model whose ImageNet weights each depth can take
-PRETRAINED = {16: "VGG16", 19: "VGG19"}
 #: five 2x2 poolings: 32 is the smallest side that leaves a 1x1 map (31 -> 15 -> 7 -> 3 -> 1 -> 0)
 MIN_SIZE = 32
 
-# REFERENCES.md, torchvision table (224x224x3, 1000 classes): Keras total (BN statistics
+# docs/references.md, torchvision table (224x224x3, 1000 classes): Keras total (BN statistics
 # included), non-trainable (2 x BatchNorm channels), GMACs (torchvision _ops), acc@1.
 _FIGURES = {
     "vgg11": (132_863_336, 0, 7.609, 69.020),
@@ -56,23 +54,22 @@ _FIGURES = {
 }
 
 
-def _card(name: str) -> dict:
+def _card(name: str, builder, weights=()) -> dict:
+    """The table entry of one VGG variant: builder, bound arguments and card."""
     params, frozen, gmacs, top1 = _FIGURES[name]
     depth = int(name[3:5])
     batch_norm = name.endswith("_bn")
     config, _ = CONFIGS[depth]
     sources = {
-        "params": f"REFERENCES.md, torchvision table: {name} Keras total {params:,}"
+        "params": f"{REFERENCES}, torchvision table: {name} Keras total {params:,}"
                   + (" (torchvision count + 2 x BatchNorm channels; conv biases kept)" if batch_norm
                      else "; keras.applications and the paper (Table 2) agree"),
-        "gmacs": f"REFERENCES.md, torchvision table: {name.replace('_bn', '')} _ops {gmacs} GMACs",
-        "top1": f"REFERENCES.md, torchvision table: {name} acc@1 (IMAGENET1K_V1 weights)",
+        "gmacs": f"{REFERENCES}, torchvision table: {name.replace('_bn', '')} _ops {gmacs} GMACs",
+        "top1": f"{REFERENCES}, torchvision table: {name} acc@1 (IMAGENET1K_V1 weights)",
     }
-    pretrained = ()
-    if depth in PRETRAINED and not batch_norm:
-        pretrained = ("imagenet",)
-        sources["pretrained"] = f"keras.applications.{PRETRAINED[depth]} ImageNet weights, mapped by layer name"
     return {
+        "builder": builder,
+        "defaults": {"batch_norm": True} if batch_norm else {},
         "family": "vgg",
         "description": f"VGG-{depth}{' with BatchNorm' if batch_norm else ''}, configuration {config}, "
                        "FCs 4096-4096, dropout 0.5, 224x224x3",
@@ -85,7 +82,7 @@ def _card(name: str) -> dict:
         "gmacs": gmacs,
         "top1": top1,
         "sources": sources,
-        "pretrained": pretrained,
+        "weights": weights,
     }
 
 
@@ -97,39 +94,25 @@ def _conv(x, filters, batch_norm, name):
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
-def _check_imagenet(depth, batch_norm, base_dim, fc_units, input_shape, head):
-    """Fail before building when weights='imagenet' cannot fit this configuration."""
-    what = f"vgg{depth}{'_bn' if batch_norm else ''}"
-    if depth not in PRETRAINED or batch_norm:
-        raise ValueError(
-            f"weights='imagenet' is not available for {what}: keras.applications has ImageNet "
-            "weights for vgg16 and vgg19 without BatchNorm only. Use weights=None or a kerascnn weights file."
-        )
+def _check_imagenet_layout(name, base_dim, fc_units, head):
+    """Fail before building when the ImageNet weights cannot fit this width (the card checks the rest)."""
     problems = []
     if base_dim != 64:
         problems.append(f"base_dim={base_dim} (the weights need 64)")
-    if input_shape[-1] != 3:
-        problems.append(f"{input_shape[-1]} input channels (the weights need 3)")
-    if head is not None:
-        if tuple(input_shape[:2]) != (224, 224):
-            problems.append(f"input_shape={tuple(input_shape)} with include_top=True (the top needs "
-                            "224x224x3; use include_top=False for features at other sizes)")
-        if head.units != 1000:
-            problems.append(f"num_classes={head.units} with include_top=True (the top has 1000 classes; "
-                            "use include_top=False and add your own head)")
-        if fc_units != (4096, 4096):
-            problems.append(f"fc_units={fc_units} (the top has (4096, 4096))")
+    if head is not None and fc_units != (4096, 4096):
+        problems.append(f"fc_units={fc_units} (the top has (4096, 4096))")
     if problems:
-        raise ValueError(f"weights='imagenet' does not fit {what} with " + "; ".join(problems) + ".")
+        raise WeightsNotAvailable(f"weights='imagenet' does not fit {name} with " + "; ".join(problems) + ".")
 
 
 def keras_applications_vgg(depth: int, include_top: bool = True, input_shape=(224, 224, 3), weights="imagenet"):
     """The ``keras.applications`` VGG16 or VGG19 of the active runtime (Keras 3 or tf-keras).
 
-    With ``weights="imagenet"`` keras.applications downloads the weights once into
+    The application is the one of the card's weights record (``vgg16`` -> ``VGG16``). With
+    ``weights="imagenet"`` keras.applications downloads the weights once into
     ``~/.keras/models`` and checks their hash.
     """
-    factory = getattr(keras.applications, PRETRAINED[depth])
+    factory = getattr(keras.applications, model_card(f"vgg{depth}").weights_record("imagenet").application)
     return factory(include_top=include_top, weights=weights, input_shape=tuple(input_shape))
 
 
@@ -154,45 +137,24 @@ def load_keras_applications_weights(model, source):
     return copy_weights_by_name(source, model)
 
 
-def _imagenet_loader(depth, include_top, input_shape):
-    def load(model):
-        try:
-            source = keras_applications_vgg(depth, include_top, input_shape, weights="imagenet")
-        except Exception as error:  # keras.applications raises a bare Exception on a failed download
-            raise OSError(
-                f"could not get the ImageNet weights of VGG{depth} from keras.applications: {error}. "
-                "kerascnn does not return a model with random weights instead. The weights are "
-                "downloaded once into ~/.keras/models (or $KERAS_HOME/models); without network, copy "
-                "the keras.applications weight file there, or pass weights=<path of a weights file>."
-            ) from error
-        load_keras_applications_weights(model, source)
-        del source
-
-    return load
-
-
 def _vgg(depth, input_shape, num_classes, include_top, batch_norm, base_dim, fc_units, options):
     if not isinstance(batch_norm, bool):
         raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}.")
     base_dim = check_int("base_dim", base_dim, minimum=1)
     fc_units = check_units(fc_units)
     name = f"vgg{depth}{'_bn' if batch_norm else ''}"
-    inputs, head = base.start(input_shape, MIN_SIZE, name, num_classes, include_top, options)
-    imagenet = options["weights"] == "imagenet"
-    if imagenet:
-        _check_imagenet(depth, batch_norm, base_dim, fc_units, input_shape, head)
+    inputs, head = base.start(input_shape, MIN_SIZE, name, num_classes, include_top, options, fixed_size=True)
+    if options["weights"] == "imagenet":
+        _check_imagenet_layout(name, base_dim, fc_units, head)
     x = inputs
     for stage, (convs, width) in enumerate(zip(CONFIGS[depth][1], STAGE_WIDTHS), start=1):
         for index in range(1, convs + 1):
             x = _conv(x, base_dim * width, batch_norm, f"block{stage}_conv{index}")
         x = layers.MaxPooling2D(2, strides=2, name=f"block{stage}_pool")(x)
     x = dense_top(x, head, options, fc_units, dropout=0.5, first_index=1)
-    loader = _imagenet_loader(depth, head is not None, input_shape) if imagenet else None
-    return base.finish(inputs, x, head, options, default_name=name, imagenet_loader=loader)
+    return base.finish(inputs, x, head, options, default_name=name)
 
 
-@register("vgg11_bn", defaults={"batch_norm": True}, **_card("vgg11_bn"))
-@register("vgg11", **_card("vgg11"))
 def vgg11(input_shape=(224, 224, 3), num_classes=None, include_top=True, batch_norm=False,
           base_dim=64, fc_units=(4096, 4096), **options):
     """VGG-11, configuration A: 1-1-2-2-2 convolutions (132,863,336 parameters). Arguments as :func:`vgg16`.
@@ -205,16 +167,12 @@ def vgg11(input_shape=(224, 224, 3), num_classes=None, include_top=True, batch_n
     return _vgg(11, input_shape, num_classes, include_top, batch_norm, base_dim, fc_units, options)
 
 
-@register("vgg13_bn", defaults={"batch_norm": True}, **_card("vgg13_bn"))
-@register("vgg13", **_card("vgg13"))
 def vgg13(input_shape=(224, 224, 3), num_classes=None, include_top=True, batch_norm=False,
           base_dim=64, fc_units=(4096, 4096), **options):
     """VGG-13, configuration B: 2-2-2-2-2 convolutions (133,047,848 parameters). Arguments as :func:`vgg16`."""
     return _vgg(13, input_shape, num_classes, include_top, batch_norm, base_dim, fc_units, options)
 
 
-@register("vgg16_bn", defaults={"batch_norm": True}, **_card("vgg16_bn"))
-@register("vgg16", **_card("vgg16"))
 def vgg16(input_shape=(224, 224, 3), num_classes=None, include_top=True, batch_norm=False,
           base_dim=64, fc_units=(4096, 4096), **options):
     """VGG-16, configuration D: 2-2-3-3-3 convolutions (138,357,544 parameters).
@@ -229,7 +187,8 @@ def vgg16(input_shape=(224, 224, 3), num_classes=None, include_top=True, batch_n
         fc_units: widths of the hidden FCs fc1, fc2 (``(4096, 4096)``); ``()`` for none.
         dropout: rate of the dropout after fc1 and fc2 (default 0.5; 0 removes them).
         weights: ``"imagenet"`` takes keras.applications' VGG16 weights (downloaded and
-            cached by Keras; a failed download raises OSError). The top needs the default
+            cached by Keras; a failed download raises
+            :class:`~kerascnn.errors.WeightsDownloadError`). The top needs the default
             224x224x3 input and 1000 classes; ``include_top=False`` accepts any input of at
             least 32x32 with 3 channels. Inputs must be prepared as
             ``keras.applications.vgg16.preprocess_input`` does (BGR, ImageNet means).
@@ -245,8 +204,6 @@ def vgg16(input_shape=(224, 224, 3), num_classes=None, include_top=True, batch_n
     return _vgg(16, input_shape, num_classes, include_top, batch_norm, base_dim, fc_units, options)
 
 
-@register("vgg19_bn", defaults={"batch_norm": True}, **_card("vgg19_bn"))
-@register("vgg19", **_card("vgg19"))
 def vgg19(input_shape=(224, 224, 3), num_classes=None, include_top=True, batch_norm=False,
           base_dim=64, fc_units=(4096, 4096), **options):
     """VGG-19, configuration E: 2-2-4-4-4 convolutions (143,667,240 parameters). Arguments as :func:`vgg16`.
@@ -254,3 +211,17 @@ def vgg19(input_shape=(224, 224, 3), num_classes=None, include_top=True, batch_n
     ``weights="imagenet"`` takes keras.applications' VGG19 weights.
     """
     return _vgg(19, input_shape, num_classes, include_top, batch_norm, base_dim, fc_units, options)
+
+
+#: The variants: name -> builder, bound arguments, card and pretrained weights.
+VARIANTS = {
+    "vgg11": _card("vgg11", vgg11),
+    "vgg11_bn": _card("vgg11_bn", vgg11),
+    "vgg13": _card("vgg13", vgg13),
+    "vgg13_bn": _card("vgg13_bn", vgg13),
+    "vgg16": _card("vgg16", vgg16, weights=(keras_weights("VGG16", "caffe", top1=71.3),)),
+    "vgg16_bn": _card("vgg16_bn", vgg16),
+    "vgg19": _card("vgg19", vgg19, weights=(keras_weights("VGG19", "caffe", top1=71.3),)),
+    "vgg19_bn": _card("vgg19_bn", vgg19),
+}
+register_family(VARIANTS)

@@ -36,7 +36,16 @@ from kerascnn.errors import check_input_shape, unknown_name_error
 from kerascnn.runtime import keras, require_legacy
 from kerascnn.transfer import catalogue
 from kerascnn.transfer.preprocessing import preprocessing
-from kerascnn.transfer.weights import WeightsError, check_loaded, fetch, load_weights, offline_hint
+from kerascnn.weights import (
+    WeightsDownloadError,
+    WeightsError,
+    WeightsNotAvailable,
+    check_loaded,
+    fetch,
+    is_tag,
+    load_weights,
+    offline_hint,
+)
 
 
 @dataclass(frozen=True)
@@ -102,12 +111,14 @@ def _kecam_mode(rescale_mode: str) -> str:
 
 
 def _zoo_info(name: str) -> BackboneInfo:
+    """From the model's card: its pretrained sets, and the preprocessing of its ImageNet set."""
     from kerascnn.registry import model_card  # noqa: PLC0415
 
     card = model_card(name)
     side = card.min_input_size[0] if card.min_input_size else 32
+    mode = card.weights[0].preprocessing if card.weights else "raw01"
     return BackboneInfo(name, "kerascnn", card.family, tuple(card.input_shape), side, None,
-                        tuple(card.pretrained), "raw01")
+                        tuple(card.pretrained), mode)
 
 
 def _live_catalogues() -> list:
@@ -161,7 +172,7 @@ def backbone(name: str, input_shape=None, weights="imagenet", partial: bool = Fa
         name: see :func:`list_backbones` (``"DaViT_T"``, ``"ResNet50"``, ``"kecam:..."``).
         input_shape: ``(height, width, channels)``; default the backbone's own.
         weights: ``"imagenet"`` (downloaded, cached and hash-checked; any failure raises
-            :class:`~kerascnn.transfer.weights.WeightsError`), another pretrained tag of kecam,
+            :class:`~kerascnn.errors.WeightsError`), another pretrained tag of kecam,
             ``None`` (random) or the path of a local ``.h5`` / ``.weights.h5`` file, whose
             layers must all be matched unless ``partial=True``.
         cache_dir, mirror: where downloads are cached, and a folder/URL replacing the origin.
@@ -191,18 +202,13 @@ def backbone(name: str, input_shape=None, weights="imagenet", partial: bool = Fa
     return model
 
 
-def _is_path(weights) -> bool:
-    return isinstance(weights, os.PathLike) or (isinstance(weights, str) and (
-        os.sep in weights or weights.endswith((".h5", ".hdf5"))))
-
-
 def _path_or_error(weights, info) -> str:
-    if not _is_path(weights):
-        raise ValueError(f"weights={weights!r} is not available for {info.name}; use None, the path of "
-                         f"a local weights file, or one of {list(info.pretrained) or ['(none)']}.")
+    if is_tag(weights):
+        raise WeightsNotAvailable(f"weights={weights!r} is not available for {info.name}; use None, the path "
+                                  f"of a local weights file, or one of {list(info.pretrained) or ['(none)']}.")
     path = os.fspath(weights)
     if not os.path.isfile(path):
-        raise WeightsError(f"weights={path!r}: no such file (for {info.name}).")
+        raise WeightsNotAvailable(f"weights={path!r}: no such file (for {info.name}).")
     return path
 
 
@@ -248,7 +254,7 @@ def _build_kecam(info, input_shape, weights, partial, cache_dir, mirror, kwargs)
             if weights in info.pretrained:
                 file_name, url, md5 = kecam_weights_files(info, weights, input_shape)[0]
                 said += " " + offline_hint(file_name, url, paths[0], md5)
-            raise WeightsError(f"{error} {said}".strip()) from None
+            raise type(error)(f"{error} {said}".strip()) from None
     return model, _kecam_mode(getattr(model, "rescale_mode", "tf")), report
 
 
@@ -268,7 +274,7 @@ def _build_keras(info, input_shape, weights, partial, cache_dir, mirror, kwargs)
             url = (re.findall(r"https?://\S+?\.h5", text) or [f"the ImageNet weights of {info.name}"])[0]
             file_name = url.rsplit("/", 1)[-1]
             cache = os.path.join(os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras"), "models", file_name)
-            raise WeightsError(f"Could not get the pretrained weights file {file_name!r} for {info.name} "
+            raise WeightsDownloadError(f"Could not get the pretrained weights file {file_name!r} for {info.name} "
                                f"(keras.applications): {text}. {offline_hint(file_name, url, cache, None)}"
                                ) from None
         return model, info.preprocessing, None
@@ -283,10 +289,10 @@ def _build_keras(info, input_shape, weights, partial, cache_dir, mirror, kwargs)
 def _build_zoo(info, input_shape, weights, partial, cache_dir, mirror, kwargs):
     from kerascnn.registry import build  # noqa: PLC0415
 
-    pretrained = weights if weights == "imagenet" else None
+    pretrained = weights if weights in info.pretrained else None
     model = build(info.name, input_shape=input_shape, include_top=False, weights=pretrained,
                   compile=False, **kwargs)
     report = None
-    if weights is not None and weights != "imagenet":
+    if weights is not None and pretrained is None:
         report = load_weights(model, _path_or_error(weights, info), partial, info.name)
     return model, info.preprocessing, report

@@ -4,13 +4,17 @@ kecam's classification models are read from the installed package's source (its
 ``@register_model`` functions and ``PRETRAINED_DICT`` tables) rather than imported: importing
 keras-cv-attention-models in a Keras 3 process would switch it to Keras 2 behind kerascnn's
 back. keras.applications and kerascnn's zoo names are read from their source too, so
-:func:`needs_legacy` can decide the runtime before TensorFlow is first imported.
+:func:`needs_legacy` can decide the runtime before TensorFlow is first imported. The zoo's
+names come from the registrations in ``kerascnn/models`` (the same records as
+:func:`kerascnn.list_models`; a test checks they agree).
 
 Examples:
     >>> provider_of("kecam:DaViT_T")
     ('kecam', 'DaViT_T')
     >>> needs_legacy("DaViT_T"), needs_legacy("ResNet50"), needs_legacy("lenet5")
     (True, False, False)
+    >>> provider_of("resnet50"), provider_of("ResNet50")
+    (('kerascnn', 'resnet50'), ('keras', 'ResNet50'))
 """
 
 from __future__ import annotations
@@ -162,15 +166,50 @@ def keras_application_names() -> tuple:
     return tuple(sorted(names))
 
 
+def _registered_names(tree: ast.Module) -> list:
+    """The model names one zoo module registers, read from its syntax tree.
+
+    Both registration styles of :mod:`kerascnn.registry`: ``register("name", ...)`` (as a
+    decorator or a call) and ``register_family(TABLE)`` with ``TABLE`` a module-level dict
+    literal with string keys (or the literal itself). Anything else raises, so that a new
+    style cannot silently drop names from the runtime decision.
+    """
+    tables = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+              for target in node.targets if isinstance(target, ast.Name)}
+    names = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        called = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+        if called == "register":
+            first = node.args[0]
+            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                raise ValueError(f"register(...) at line {node.lineno}: the model name must be a string literal")
+            names.append(first.value)
+        elif called == "register_family":
+            table = node.args[0]
+            table = tables.get(table.id) if isinstance(table, ast.Name) else table
+            keys = getattr(table, "keys", None)
+            if not isinstance(table, ast.Dict) or not all(
+                    isinstance(k, ast.Constant) and isinstance(k.value, str) for k in keys):
+                raise ValueError(f"register_family(...) at line {node.lineno}: the variants table must be a "
+                                 "module-level dict literal with string keys")
+            names.extend(k.value for k in keys)
+    return names
+
+
 @functools.lru_cache(maxsize=None)
 def zoo_names() -> tuple:
-    """The names kerascnn's zoo registers (``@register("...")`` in ``kerascnn/models``)."""
+    """The names kerascnn's zoo registers, read from ``kerascnn/models`` without importing it.
+
+    ``tests/test_records.py`` checks that this equals :func:`kerascnn.list_models`.
+    """
     folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
     names = set()
-    for file_name in os.listdir(folder):
+    for file_name in sorted(os.listdir(folder)):
         if file_name.endswith(".py"):
             with open(os.path.join(folder, file_name), encoding="utf-8") as handle:
-                names.update(re.findall(r"@register\(\s*[\"'](\w+)[\"']", handle.read()))
+                names.update(_registered_names(ast.parse(handle.read(), file_name)))
     return tuple(sorted(names))
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import kerascnn
+from kerascnn.errors import WeightsDownloadError, WeightsNotAvailable
 from kerascnn.runtime import keras
 from kerascnn.weights import copy_weights_by_name
 
@@ -266,7 +267,7 @@ def test_imagenet_download_failure_raises(monkeypatch):
         raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- refused")
 
     monkeypatch.setattr(keras.applications, "ResNet50", failing_application)
-    with pytest.raises(RuntimeError, match="could not get the ImageNet weights of keras.applications.ResNet50"):
+    with pytest.raises(WeightsDownloadError, match="ImageNet weights of keras.applications.ResNet50"):
         kerascnn.resnet50(weights="imagenet", input_shape=(32, 32, 3), include_top=False)
 
 
@@ -276,12 +277,12 @@ def test_imagenet_download_failure_raises(monkeypatch):
     ({"name": "se_resnet50"}, "not available for se_resnet50"),
     ({"stride_in": "v1.5"}, "stride_in='v1'"),
     ({"use_bias": False}, "use_bias=True"),
-    ({"num_classes": 10}, "num_classes=1000"),
-    ({"input_shape": (224, 224, 1)}, "needs 3 channels"),
+    ({"num_classes": 10}, "num_classes=10 with include_top=True .the top has 1000 classes"),
+    ({"input_shape": (224, 224, 1)}, "the weights need 3 channels"),
 ])
 def test_imagenet_arguments_are_checked_before_building(kwargs, message):
     name = kwargs.pop("name", "resnet50")
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(WeightsNotAvailable, match=message):
         kerascnn.build(name, weights="imagenet", **kwargs)
 
 

@@ -5,7 +5,7 @@ import pytest
 from zoo_helpers import batch, collapses, counts, fill_random, zero_init_module  # noqa: F401
 
 import kerascnn
-from kerascnn.models import vgg as vgg_module
+from kerascnn.errors import WeightsDownloadError, WeightsNotAvailable
 from kerascnn.models.vgg import load_keras_applications_weights
 from kerascnn.runtime import keras
 
@@ -97,13 +97,14 @@ def test_weights_imagenet_loads_through_keras_applications(monkeypatch):
     """weights='imagenet' builds the keras.applications model and maps it (no network here:
     the download is replaced by a random-weight VGG19 without top)."""
     made = {}
+    real = keras.applications.VGG19
 
-    def fake_source(depth, include_top=True, input_shape=(224, 224, 3), weights="imagenet"):
-        assert (depth, include_top, tuple(input_shape), weights) == (19, False, (48, 64, 3), "imagenet")
-        made["source"] = keras.applications.VGG19(weights=None, include_top=False, input_shape=(48, 64, 3))
+    def fake_source(weights=None, include_top=True, **kwargs):
+        assert (weights, include_top) == ("imagenet", False)  # the application of vgg19's weights record
+        made["source"] = real(weights=None, include_top=False, input_shape=(48, 64, 3))
         return fill_random(made["source"], seed=2)
 
-    monkeypatch.setattr(vgg_module, "keras_applications_vgg", fake_source)
+    monkeypatch.setattr(keras.applications, "VGG19", fake_source)
     model = kerascnn.vgg19(input_shape=(48, 64, 3), include_top=False, weights="imagenet")
     x = batch((48, 64, 3), n=2) * 255.0
     ours, theirs = np.asarray(model(x)), np.asarray(made["source"](x))
@@ -114,8 +115,9 @@ def test_failed_download_raises(monkeypatch):
     def failing(*args, **kwargs):
         raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- refused")
 
-    monkeypatch.setattr(vgg_module, "keras_applications_vgg", failing)
-    with pytest.raises(OSError, match="could not get the ImageNet weights of VGG16.*URL fetch failure"):
+    monkeypatch.setattr(keras.applications, "VGG16", failing)
+    with pytest.raises(WeightsDownloadError,
+                       match="ImageNet weights of keras.applications.VGG16 for vgg16.*URL fetch failure"):
         kerascnn.vgg16(input_shape=(32, 32, 3), include_top=False, weights="imagenet")
 
 
@@ -138,11 +140,12 @@ def test_mapping_refuses_what_does_not_match():
     ({"depth": 16, "input_shape": (64, 64, 3)}, "use include_top=False for features at other sizes"),
     ({"depth": 19, "num_classes": 10}, "num_classes=10 with include_top=True"),
     ({"depth": 16, "include_top": False, "input_shape": (64, 64, 1)}, "1 input channels"),
+    ({"depth": 16, "include_top": True, "fc_units": (64, 64)}, r"fc_units=\(64, 64\)"),
     ({"depth": 16, "include_top": False, "base_dim": 16}, "base_dim=16"),
 ])
 def test_imagenet_configurations_that_cannot_fit(kwargs, message):
     builder = getattr(kerascnn, f"vgg{kwargs.pop('depth')}")
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(WeightsNotAvailable, match=message):
         builder(weights="imagenet", **kwargs)  # raised before any layer is built
 
 
