@@ -169,7 +169,7 @@ def test_unknown_size_is_a_clear_error():
 
 
 def test_not_a_functional_model_is_a_type_error():
-    with pytest.raises(TypeError, match="functional or Sequential"):
+    with pytest.raises(TypeError, match="functional or built Sequential"):
         analysis.macs("resnet50")
 
 

@@ -1,7 +1,8 @@
 """Walk the graph of any functional Keras model, node by node, in both Keras runtimes.
 
-Every analysis in :mod:`kerascnn.analysis` reads a model through :func:`walk`, which
-yields one :class:`Step` per call of a layer (or, in Keras 3, of a ``keras.ops``
+Every analysis in :mod:`kerascnn.analysis` reads a model through :func:`walk`, which reads
+the calls of :class:`kerascnn.graph.Graph` (the graph surgery rebuilds from) and yields one
+:class:`Step` per call of a layer (or, in Keras 3, of a ``keras.ops``
 operation; in Keras 2, of a ``TFOpLambda``) in topological order. A layer that is itself
 a functional or Sequential model is entered: its inner layers are yielded with the
 nested model's name as a prefix (``"backbone/conv1"``), and its tensors are linked to the
@@ -21,8 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kerascnn.runtime import IS_KERAS3
-from kerascnn.surgery.rewrite import flatten, network_of  # one reading of Keras graphs for both
+from kerascnn import _keras_internals as internals
+from kerascnn.graph import Graph, check_model, flatten, is_graph_model, network_of
 
 
 @dataclass
@@ -30,7 +31,7 @@ class Step:
     """One call of a layer or operation inside a model.
 
     Shapes are per sample (the batch axis removed). ``input_keys`` and ``output_keys``
-    identify tensors across nesting levels (see :class:`Graph`); ``args`` and ``kwargs``
+    identify tensors across nesting levels (see :class:`TensorKeys`); ``args`` and ``kwargs``
     are the call's arguments, for operations whose cost depends on them (``matmul``'s
     ``transpose_a``).
     """
@@ -62,15 +63,7 @@ def canonical(name: str) -> str:
 
 def kind_of(layer) -> str:
     """The canonical name of what ``layer`` computes (the TF function for ``TFOpLambda``)."""
-    if type(layer).__name__ in ("TFOpLambda", "SlicingOpLambda"):
-        config = layer.get_config()
-        return canonical(config.get("function", "lambda"))
-    return canonical(type(layer).__name__)
-
-
-def is_graph_model(layer) -> bool:
-    """True for a functional or (built) Sequential model, whose graph can be walked."""
-    return network_of(layer) is not None
+    return canonical(internals.op_lambda_function(layer) or type(layer).__name__)
 
 
 def _shape(tensor) -> tuple:
@@ -78,21 +71,7 @@ def _shape(tensor) -> tuple:
     return tuple(None if d is None else int(d) for d in shape[1:])
 
 
-def _node_parts(node):
-    if IS_KERAS3:
-        layer = node.operation
-        inputs = flatten(node.input_tensors)
-        outputs = flatten(node.output_tensors)
-        args, kwargs = tuple(node.arguments.args), dict(node.arguments.kwargs)
-    else:
-        layer = node.layer
-        inputs = flatten(node.keras_inputs)
-        outputs = flatten(node.outputs)
-        args, kwargs = tuple(node.call_args), dict(node.call_kwargs)
-    return layer, inputs, outputs, args, kwargs
-
-
-class Graph:
+class TensorKeys:
     """Tensor identities across nesting levels: a nested model's inputs are its caller's tensors."""
 
     def __init__(self):
@@ -112,49 +91,33 @@ class Graph:
             self._alias[id(tensor)] = key
 
 
-def check_model(model) -> None:
-    """Raise a TypeError unless ``model`` is a functional or built Sequential Keras model."""
-    if network_of(model) is None:
-        raise TypeError(
-            f"model must be a functional or Sequential Keras model with a known input shape "
-            f"(e.g. keras.Model(inputs, outputs) or a kerascnn builder), got {type(model).__name__}; "
-            "a subclassed model has no graph to analyse, and a Sequential model needs an Input first."
+def walk(model, graph: TensorKeys | None = None, prefix: str = "", _seen=None):
+    """Yield a :class:`Step` for every call of a layer in ``model``, inputs first, nested models entered."""
+    check_model(model)
+    graph = graph or TensorKeys()
+    seen = _seen if _seen is not None else {}
+    for call in Graph(model).calls:
+        layer, inputs, outputs = call.layer, call.inputs, call.outputs
+        if is_graph_model(layer):
+            yield from _enter(layer, inputs, outputs, graph, prefix, seen)
+            continue
+        calls = seen.get(id(layer), 0)
+        seen[id(layer)] = calls + 1
+        yield Step(
+            name=prefix + layer.name + (f":{calls}" if calls else ""),
+            layer=layer,
+            kind=kind_of(layer),
+            input_shapes=[_shape(t) for t in inputs],
+            output_shapes=[_shape(t) for t in outputs],
+            input_keys=[graph.key(t) for t in inputs],
+            output_keys=[graph.key(t) for t in outputs],
+            args=call.args,
+            kwargs=call.kwargs,
+            first_call=calls == 0,
         )
 
 
-def walk(model, graph: Graph | None = None, prefix: str = "", _seen=None):
-    """Yield a :class:`Step` for every call of a layer in ``model``, inputs first, nested models entered."""
-    check_model(model)
-    graph = graph or Graph()
-    seen = _seen if _seen is not None else {}
-    network = network_of(model)
-    for depth in sorted(network._nodes_by_depth, reverse=True):
-        for node in network._nodes_by_depth[depth]:
-            layer, inputs, outputs, args, kwargs = _node_parts(node)
-            if type(layer).__name__ == "InputLayer":
-                continue
-            if is_graph_model(layer):
-                yield from _enter(layer, inputs, outputs, graph, prefix, seen)
-                continue
-            calls = seen.get(id(layer), 0)
-            seen[id(layer)] = calls + 1
-            name = prefix + layer.name + (f":{calls}" if calls else "")
-            first = calls == 0
-            yield Step(
-                name=name,
-                layer=layer,
-                kind=kind_of(layer),
-                input_shapes=[_shape(t) for t in inputs],
-                output_shapes=[_shape(t) for t in outputs],
-                input_keys=[graph.key(t) for t in inputs],
-                output_keys=[graph.key(t) for t in outputs],
-                args=args,
-                kwargs=kwargs,
-                first_call=first,
-            )
-
-
-def _enter(nested, outer_inputs, outer_outputs, graph: Graph, prefix: str, seen):
+def _enter(nested, outer_inputs, outer_outputs, graph: TensorKeys, prefix: str, seen):
     network = network_of(nested)
     inner_inputs = flatten(network.inputs)
     for inner, outer in zip(inner_inputs, outer_inputs):
@@ -164,13 +127,13 @@ def _enter(nested, outer_inputs, outer_outputs, graph: Graph, prefix: str, seen)
         graph.link(outer, graph.key(inner))
 
 
-def input_keys(model, graph: Graph) -> list:
+def input_keys(model, graph: TensorKeys) -> list:
     """The keys of the model's input tensors, with their per-sample shapes."""
     network = network_of(model)
     return [(graph.key(t), _shape(t)) for t in flatten(network.inputs)]
 
 
-def output_keys(model, graph: Graph) -> list:
+def output_keys(model, graph: TensorKeys) -> list:
     """The keys of the model's output tensors."""
     network = network_of(model)
     return [graph.key(t) for t in flatten(network.outputs)]

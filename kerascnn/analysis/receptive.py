@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from kerascnn.analysis.graph import Graph, input_keys, walk
+from kerascnn.analysis.graph import TensorKeys, input_keys, walk
 
 WINDOWED = {
     "conv1d", "conv2d", "conv3d", "convolution1d", "convolution2d", "convolution3d",
@@ -190,7 +190,7 @@ def receptive_field(model) -> dict:
         >>> fields["pool"].size, fields["pool"].jump, fields["c3"].size
         ((6, 6), (2, 2), (10, 10))
     """
-    graph = Graph()
+    graph = TensorKeys()
     fields: dict = {}
     for key, shape in input_keys(model, graph):
         n = len(shape) - 1

@@ -96,7 +96,7 @@ def start(
         raise TypeError(f"include_top must be True or False, got {include_top!r}.")
     tensor = options["input_tensor"]
     if tensor is not None:
-        if not keras.backend.is_keras_tensor(tensor):
+        if not _is_keras_tensor(tensor):
             raise TypeError(f"input_tensor must be a Keras tensor (keras.Input(...) or a layer's output), "
                             f"got {type(tensor).__name__}.")
         input_shape = tuple(tensor.shape[1:])  # the tensor decides, as in keras.applications
@@ -123,6 +123,13 @@ def start(
         options["compile"] = False  # a feature extractor has no loss to compile with
     inputs = tensor if tensor is not None else keras.Input(shape=tuple(input_shape), name="input")
     return inputs, head
+
+
+def _is_keras_tensor(value) -> bool:
+    try:
+        return bool(keras.backend.is_keras_tensor(value))
+    except ValueError:  # tf-keras raises for anything that is not a tensor at all
+        return False
 
 
 def is_pretrained_tag(weights) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from kerascnn.blocks import classifier_head, conv_bn_act, inception
 from kerascnn.errors import check_choice
+from kerascnn.graph import producing_layer
 from kerascnn.layers import LocalResponseNormalization
 from kerascnn.models import base
 from kerascnn.registry import register_family
@@ -217,8 +218,8 @@ def googlenet_inference_model(model):
 
 def _output_layer_name(tensor) -> str:
     """The name of the layer that produced a functional-model tensor (Keras 2 and 3)."""
-    history = getattr(tensor, "_keras_history", None)
-    return history[0].name if history is not None else tensor.name.split("/")[0]
+    layer = producing_layer(tensor)
+    return layer.name if layer is not None else tensor.name.split("/")[0]
 
 
 #: The variants: name -> builder and card (see kerascnn.registry.register_family).

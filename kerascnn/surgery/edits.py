@@ -5,7 +5,8 @@ from __future__ import annotations
 import numbers
 
 from kerascnn.runtime import keras
-from kerascnn.surgery.rewrite import Edit, Graph, Rewriter, check_model, network_of, rewrite
+from kerascnn.graph import Graph, check_model, network_of
+from kerascnn.surgery.rewrite import Edit, Rewriter, rewrite
 
 
 def _activation(argument: str, value):

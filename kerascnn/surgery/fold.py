@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from kerascnn.runtime import IS_KERAS3
-from kerascnn.surgery.rewrite import Edit, Graph, Rewriter, check_model, class_name, rewrite
+from kerascnn.graph import Graph, check_model, class_name
+from kerascnn.surgery.rewrite import Edit, Rewriter, rewrite
 
 CONVOLUTIONS = ("Conv1D", "Conv2D", "Conv3D")
 DEPTHWISE = ("DepthwiseConv1D", "DepthwiseConv2D")

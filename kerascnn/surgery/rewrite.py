@@ -1,8 +1,8 @@
 """The one graph rewriter behind every surgery: rebuild a functional model call by call.
 
 :func:`rewrite` walks the layer calls of a functional (or built Sequential) Keras model in
-topological order and calls each layer again on the new tensors: a *copy* of the layer
-by default, or whatever an :class:`Edit` returns instead (a folded convolution, an SE
+topological order (the :class:`kerascnn.graph.Graph` that :mod:`kerascnn.analysis` reads
+too) and calls each layer again on the new tensors: a *copy* of the layer by default, or whatever an :class:`Edit` returns instead (a folded convolution, an SE
 block after it, nothing at all). A layer that is itself a model is rebuilt the same way,
 so nested backbones keep their nesting and are edited too.
 
@@ -28,134 +28,11 @@ Examples:
 
 from __future__ import annotations
 
-from collections import defaultdict
-
+from kerascnn.graph import Call, Graph, check_model, class_name, flatten, map_tensors, network_of, producing_layer
 from kerascnn.runtime import IS_KERAS3, keras
 
 #: Config keys that pin a layer to the input shape of the model it was first built in.
 _SHAPE_KEYS = ("batch_input_shape", "input_shape", "batch_shape")
-
-
-def flatten(structure) -> list:
-    """The leaves of a nest of lists, tuples and dicts, in order."""
-    if isinstance(structure, (list, tuple)):
-        return [leaf for item in structure for leaf in flatten(item)]
-    if isinstance(structure, dict):
-        return [leaf for key in structure for leaf in flatten(structure[key])]
-    return [structure]
-
-
-def map_tensors(structure, mapping: dict):
-    """``structure`` with every object whose ``id`` is a key of ``mapping`` replaced by its value."""
-    if isinstance(structure, list):
-        return [map_tensors(item, mapping) for item in structure]
-    if isinstance(structure, tuple):
-        return tuple(map_tensors(item, mapping) for item in structure)
-    if isinstance(structure, dict):
-        return {key: map_tensors(value, mapping) for key, value in structure.items()}
-    return mapping.get(id(structure), structure)
-
-
-def network_of(model):
-    """The object holding the graph of a functional or built Sequential model, else None."""
-    inner = getattr(model, "_functional", None)  # Keras 3 Sequential keeps its graph here
-    if inner is not None and hasattr(inner, "_nodes_by_depth"):
-        return inner
-    if hasattr(model, "_nodes_by_depth") and getattr(model, "_is_graph_network", True):
-        return model
-    return None
-
-
-def check_model(model, argument: str = "model") -> None:
-    """Raise a TypeError unless ``model`` is a functional or built Sequential Keras model."""
-    if network_of(model) is None:
-        raise TypeError(
-            f"{argument} must be a functional or built Sequential Keras model (keras.Model(inputs, "
-            f"outputs), a kerascnn builder, keras.applications, kecam), got {type(model).__name__}: "
-            "a subclassed model has no graph to rewrite, and a Sequential model needs an Input first."
-        )
-
-
-def class_name(layer) -> str:
-    return type(layer).__name__
-
-
-class Call:
-    """One call of a layer (or Keras 3 operation) in a graph: what it took and what it gave."""
-
-    def __init__(self, index, node):
-        self.index = index
-        if IS_KERAS3:
-            self.layer = node.operation
-            self.args, self.kwargs = tuple(node.arguments.args), dict(node.arguments.kwargs)
-            self.inputs, self.outputs = flatten(node.input_tensors), flatten(node.output_tensors)
-        else:
-            self.layer = node.layer
-            self.args, self.kwargs = tuple(node.call_args), dict(node.call_kwargs)
-            self.inputs, self.outputs = flatten(node.keras_inputs), flatten(node.outputs)
-
-    @property
-    def name(self) -> str:
-        return self.layer.name
-
-    @property
-    def kind(self) -> str:
-        return class_name(self.layer)
-
-    def __repr__(self):
-        return f"Call({self.name!r}, {self.kind})"
-
-
-class Graph:
-    """The calls of one model level in topological order, with producers and consumers of tensors."""
-
-    def __init__(self, model):
-        check_model(model)
-        self.model = model
-        network = network_of(model)
-        self.calls: list[Call] = []
-        for depth in sorted(network._nodes_by_depth, reverse=True):
-            for node in network._nodes_by_depth[depth]:
-                if not node.is_input:
-                    self.calls.append(Call(len(self.calls), node))
-        self.inputs = flatten(network.inputs)
-        self.outputs = flatten(network.outputs)
-        self._output_ids = {id(t) for t in self.outputs}
-        self._producer = {id(t): call for call in self.calls for t in call.outputs}
-        self._consumers = defaultdict(list)
-        self._uses = defaultdict(int)
-        for call in self.calls:
-            self._uses[id(call.layer)] += 1
-            for tensor in {id(t): t for t in call.inputs}.values():
-                self._consumers[id(tensor)].append(call)
-
-    def producer(self, tensor) -> Call | None:
-        """The call that computed ``tensor`` (None for a model input)."""
-        return self._producer.get(id(tensor))
-
-    def consumers(self, tensor) -> list[Call]:
-        """The calls that take ``tensor`` as an input."""
-        return self._consumers.get(id(tensor), [])
-
-    def is_output(self, tensor) -> bool:
-        return id(tensor) in self._output_ids
-
-    def feeds_only(self, tensor, call: Call) -> bool:
-        """True when ``tensor`` goes to ``call`` and nowhere else (not even the model's outputs)."""
-        return self.consumers(tensor) == [call] and not self.is_output(tensor)
-
-    def uses(self, layer) -> int:
-        """How many times ``layer`` is called in this graph (more than once: a shared layer)."""
-        return self._uses[id(layer)]
-
-    def levels(self) -> dict[int, int]:
-        """For each call (by index) the length of the longest path from the model inputs to it."""
-        level: dict[int, int] = {}
-        for call in self.calls:
-            level[call.index] = 1 + max(
-                (level[p.index] for p in map(self.producer, call.inputs) if p is not None), default=0
-            )
-        return level
 
 
 class Edit:
@@ -309,28 +186,15 @@ class Rewriter:
         finally:
             self._graphs.pop()
             self._tensor_maps.pop()
-        network = network_of(model)
         return keras.Model(
-            map_tensors(_structure(network, "inputs"), tensors),
-            map_tensors(_structure(network, "outputs"), tensors),
+            map_tensors(graph.structure("inputs"), tensors),
+            map_tensors(graph.structure("outputs"), tensors),
             name=name or model.name,
         )
 
 
-def _structure(network, which: str):
-    """The nest of inputs or outputs a model was created with (a single tensor, list or dict)."""
-    for attribute in (f"_{which}_struct", f"_nested_{which}"):  # Keras 3, Keras 2
-        structure = getattr(network, attribute, None)
-        if structure is not None:
-            return structure
-    tensors = list(getattr(network, which))
-    return tensors[0] if len(tensors) == 1 else tensors
-
-
 def _input_name(tensor) -> str | None:
-    history = getattr(tensor, "_keras_history", None)
-    layer = getattr(history, "operation", None) or getattr(history, "layer", None)
-    return getattr(layer, "name", None)
+    return getattr(producing_layer(tensor), "name", None)
 
 
 def set_weights_checked(layer, weights, call: Call, graph: Graph | None = None) -> None:

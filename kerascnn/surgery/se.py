@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from kerascnn.blocks import se_block
 from kerascnn.errors import check_choice, check_int
-from kerascnn.surgery.rewrite import Edit, Graph, Rewriter, check_model, map_tensors, rewrite
+from kerascnn.graph import Graph, check_model, map_tensors
+from kerascnn.surgery.rewrite import Edit, Rewriter, rewrite
 
 PLACES = ("residual", "conv")
 #: A residual block has at least two convolutions on its branch (ResNet: 2 or 3); a single

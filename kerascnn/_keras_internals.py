@@ -1,0 +1,105 @@
+"""Every place kerascnn reads a private attribute of Keras, in one module.
+
+Keras has no public API for the graph of a functional model (the calls of its layers in
+order, with their arguments), so :mod:`kerascnn.graph` reads it here. Each function says
+which Keras versions need it; ``tests/test_keras_internals.py`` checks each one against the
+installed Keras and fails when an upgrade moves what it reads, instead of leaving the
+analysis or the surgery to misbehave. Checked with Keras 3.15 (TensorFlow and JAX
+backends) and tf-keras 2.21 (Keras 2).
+
+Examples:
+    >>> from kerascnn.runtime import keras
+    >>> x = keras.Input((4,))
+    >>> model = keras.Model(x, keras.layers.Dense(2, name="fc")(x))
+    >>> [node_call(node)[0].name for node in calls_in_order(graph_network(model))]
+    ['fc']
+"""
+
+from __future__ import annotations
+
+from kerascnn.runtime import IS_KERAS3
+
+
+def graph_network(model):
+    """The object holding the graph of a functional or built Sequential model, else None.
+
+    Keras 3 (3.0-3.15): a Sequential model keeps its graph in the functional model
+    ``model._functional``; functional models hold ``_nodes_by_depth`` themselves.
+    Keras 2 (tf-keras 2.x): every Model has ``_nodes_by_depth``; ``_is_graph_network`` is False
+    for subclassed models, whose graph is unknown.
+    """
+    inner = getattr(model, "_functional", None)
+    if inner is not None and hasattr(inner, "_nodes_by_depth"):
+        return inner
+    if hasattr(model, "_nodes_by_depth") and getattr(model, "_is_graph_network", True):
+        return model
+    return None
+
+
+def calls_in_order(network) -> list:
+    """The nodes (layer calls) of a graph network in topological order, model inputs excluded.
+
+    Keras 2 and 3: ``_nodes_by_depth`` maps depth -> nodes, the outputs at depth 0; there is
+    no public topological order of calls (``model.layers`` loses repeated calls).
+    """
+    return [node for depth in sorted(network._nodes_by_depth, reverse=True)
+            for node in network._nodes_by_depth[depth] if not node.is_input]
+
+
+def node_call(node) -> tuple:
+    """``(layer, input tensors, output tensors, args, kwargs)`` of one node, nests kept.
+
+    Keras 3: ``node.operation`` (a Layer or a ``keras.ops`` Operation), ``node.arguments``,
+    ``node.input_tensors`` / ``node.output_tensors``. Keras 2: ``node.layer``,
+    ``node.call_args`` / ``node.call_kwargs``, ``node.keras_inputs`` / ``node.outputs``.
+    """
+    if IS_KERAS3:
+        return (node.operation, node.input_tensors, node.output_tensors,
+                tuple(node.arguments.args), dict(node.arguments.kwargs))
+    return node.layer, node.keras_inputs, node.outputs, tuple(node.call_args), dict(node.call_kwargs)
+
+
+def io_structure(network, which: str):
+    """The nest (single tensor, list or dict) a model was created with: ``which`` is inputs or outputs.
+
+    ``model.inputs`` is always a flat list; rebuilding a model with the same call signature
+    needs the original nest. Keras 3: ``_inputs_struct`` / ``_outputs_struct``; Keras 2:
+    ``_nested_inputs`` / ``_nested_outputs``.
+    """
+    for attribute in (f"_{which}_struct", f"_nested_{which}"):
+        structure = getattr(network, attribute, None)
+        if structure is not None:
+            return structure
+    tensors = list(getattr(network, which))
+    return tensors[0] if len(tensors) == 1 else tensors
+
+
+def producing_layer(tensor):
+    """The layer (or Keras 3 operation) that computed a symbolic tensor, None for unknown ones.
+
+    Keras 3 and 2: ``tensor._keras_history`` names it (``.operation`` in Keras 3, ``.layer``
+    in Keras 2); no public accessor exists.
+    """
+    history = getattr(tensor, "_keras_history", None)
+    return getattr(history, "operation", None) or getattr(history, "layer", None)
+
+
+#: Keras 2 wraps TensorFlow functions called on Keras tensors (``tf.reduce_mean(x)``) in
+#: these layer classes; their config's "function" names the TF function. Keras 3 has none.
+TF_OP_LAMBDAS = ("TFOpLambda", "SlicingOpLambda")
+
+
+def op_lambda_function(layer) -> str | None:
+    """The TensorFlow function a Keras 2 ``TFOpLambda`` calls (``"math.reduce_mean"``), else None."""
+    if type(layer).__name__ in TF_OP_LAMBDAS:
+        return layer.get_config().get("function", "lambda")
+    return None
+
+
+def variable_key(variable):
+    """A key that stays the same for a variable across the optimizer's view of it.
+
+    Keras 2 (tf-keras): the optimizer sees the ``tf.Variable``, whose ``_unique_id`` is stable;
+    ``id()`` of the Python object may differ between the model's and the optimizer's handles.
+    """
+    return getattr(variable, "_unique_id", id(variable))

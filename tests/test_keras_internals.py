@@ -1,0 +1,91 @@
+"""Each workaround of kerascnn._keras_internals against the installed Keras.
+
+They read private attributes; these tests assert the attributes are there and mean what the
+workaround expects, so a Keras upgrade that moves them fails here rather than in an analysis
+or a surgery that silently reads nothing.
+"""
+
+import pytest
+
+from kerascnn import _keras_internals as internals
+from kerascnn.runtime import IS_KERAS3, keras
+
+pytestmark = pytest.mark.builders
+
+
+def _branchy():
+    """Two inputs in a dict, a shared Dense layer called twice, a Concatenate of two branches."""
+    a = keras.Input((4,), name="a")
+    b = keras.Input((4,), name="b")
+    shared = keras.layers.Dense(3, name="shared")
+    joined = keras.layers.Concatenate(name="join")([shared(a), shared(b)])
+    out = keras.layers.Dense(2, name="out")(joined)
+    return keras.Model({"a": a, "b": b}, out), shared
+
+
+def test_graph_network_finds_the_graph_of_functional_and_sequential_models_only():
+    model, _ = _branchy()
+    assert hasattr(model, "_nodes_by_depth") and internals.graph_network(model) is model
+    sequential = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="d")])
+    network = internals.graph_network(sequential)
+    assert network is not None and hasattr(network, "_nodes_by_depth")
+    if IS_KERAS3:
+        assert network is sequential._functional  # Keras 3 keeps a Sequential's graph there
+
+    class Subclassed(keras.Model):
+        def call(self, x):
+            return x
+
+    assert internals.graph_network(Subclassed()) is None
+
+
+def test_calls_in_order_lists_every_call_topologically():
+    model, _ = _branchy()
+    calls = internals.calls_in_order(internals.graph_network(model))
+    names = [internals.node_call(node)[0].name for node in calls]
+    assert sorted(names[:2]) == ["shared", "shared"] and names[2:] == ["join", "out"]
+
+
+def test_node_call_gives_the_layer_tensors_and_arguments():
+    model, _ = _branchy()
+    join = [n for n in internals.calls_in_order(model) if internals.node_call(n)[0].name == "join"][0]
+    layer, inputs, outputs, args, kwargs = internals.node_call(join)
+    assert layer is model.get_layer("join")
+    assert len(inputs) == 2 and isinstance(args[0], (list, tuple)) and len(args[0]) == 2
+    assert [tuple(t.shape) for t in inputs] == [(None, 3), (None, 3)]
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    assert [tuple(t.shape) for t in outputs] == [(None, 6)] and isinstance(kwargs, dict)
+
+
+def test_io_structure_reads_the_nest_the_model_was_made_with():
+    model, _ = _branchy()
+    attribute = "_inputs_struct" if IS_KERAS3 else "_nested_inputs"
+    assert hasattr(model, attribute)  # the fallback (model.inputs, a flat list) would lose the dict
+    structure = internals.io_structure(model, "inputs")
+    assert isinstance(structure, dict) and sorted(structure) == ["a", "b"]
+    assert internals.io_structure(model, "outputs") is not None
+
+
+def test_producing_layer_reads_keras_history():
+    model, _ = _branchy()
+    assert hasattr(model.output, "_keras_history")
+    assert internals.producing_layer(model.output) is model.get_layer("out")
+    assert internals.producing_layer(object()) is None
+
+
+@pytest.mark.legacy_only
+def test_tf_op_lambda_names_its_function():
+    import tensorflow as tf
+
+    x = keras.Input((4, 4, 2))
+    model = keras.Model(x, tf.reduce_mean(x, axis=[1, 2]))
+    [layer] = [layer for layer in model.layers if type(layer).__name__ in internals.TF_OP_LAMBDAS]
+    assert internals.op_lambda_function(layer) == "math.reduce_mean"
+
+
+@pytest.mark.legacy_only
+def test_variable_key_is_the_tf_variable_unique_id():
+    layer = keras.layers.Dense(2)
+    layer.build((None, 3))
+    assert hasattr(layer.kernel, "_unique_id")
+    assert internals.variable_key(layer.kernel) == layer.kernel._unique_id != internals.variable_key(layer.bias)
