@@ -28,6 +28,12 @@ _EXPORTS = {
     "conv_bn_act": "kerascnn.blocks",
     "inception": "kerascnn.blocks",
     "se_block": "kerascnn.blocks",
+    "inception_a": "kerascnn.models.inception_v3",
+    "inception_b": "kerascnn.models.inception_v3",
+    "inception_c": "kerascnn.models.inception_v3",
+    "inception_d": "kerascnn.models.inception_v3",
+    "inception_e": "kerascnn.models.inception_v3",
+    "inception_aux": "kerascnn.models.inception_v3",
 }
 _SUBMODULES = ("blocks", "runtime", "registry", "heads", "layers", "models")
 

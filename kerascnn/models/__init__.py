@@ -2,6 +2,7 @@
 
 from kerascnn.models.alexnet import alexnet, alexnet_mini, zfnet
 from kerascnn.models.googlenet import googlenet, googlenet_inference_model
+from kerascnn.models.inception_v3 import inception_v3, inception_v3_inference_model
 from kerascnn.models.lenet import lenet5
 from kerascnn.models.resnet import (
     resnet18, resnet34, resnet50, resnet101, resnet152,
@@ -12,6 +13,7 @@ from kerascnn.models.vgg import vgg11, vgg13, vgg16, vgg19
 
 __all__ = [
     "googlenet", "googlenet_inference_model",
+    "inception_v3", "inception_v3_inference_model",
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
     "se_resnet18", "se_resnet34", "se_resnet50", "se_resnet101", "se_resnet152",
     "lenet5",
