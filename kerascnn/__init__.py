@@ -34,6 +34,9 @@ _EXPORTS = {
     "inception_d": "kerascnn.models.inception_v3",
     "inception_e": "kerascnn.models.inception_v3",
     "inception_aux": "kerascnn.models.inception_v3",
+    "separable_conv_bn": "kerascnn.models.xception",
+    "xception_downsampling_block": "kerascnn.models.xception",
+    "xception_middle_block": "kerascnn.models.xception",
 }
 _SUBMODULES = ("blocks", "runtime", "registry", "heads", "layers", "models")
 

@@ -10,6 +10,7 @@ from kerascnn.models.resnet import (
 )
 from kerascnn.models.tutorial import mnist_cnn, mnist_cnn_5x5
 from kerascnn.models.vgg import vgg11, vgg13, vgg16, vgg19
+from kerascnn.models.xception import xception
 
 __all__ = [
     "googlenet", "googlenet_inference_model",
@@ -19,4 +20,5 @@ __all__ = [
     "lenet5",
     "alexnet", "alexnet_mini", "zfnet",
     "mnist_cnn", "mnist_cnn_5x5",
-    "vgg11", "vgg13", "vgg16", "vgg19"]
+    "vgg11", "vgg13", "vgg16", "vgg19",
+    "xception"]

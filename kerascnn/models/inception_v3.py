@@ -30,6 +30,7 @@ from __future__ import annotations
 from kerascnn.blocks import classifier_head
 from kerascnn.errors import check_int
 from kerascnn.models import base
+from kerascnn.models._card import applications_card
 from kerascnn.models.googlenet import googlenet_inference_model
 from kerascnn.registry import register
 from kerascnn.runtime import keras
@@ -285,31 +286,18 @@ VARIANTS = {
 
 
 def _card(name):
-    params, frozen, gmacs, top1 = VARIANTS[name]
-    return {
-        "family": "inception",
-        "description": "Inception v3: factorised 35x35 / 17x17 / 8x8 modules (mixed0-mixed10), "
-                       "BN without scale, no conv bias, 299x299x3",
-        "input_shape": (299, 299, 3),
-        "min_input_size": (MIN_INPUT_SIZE, MIN_INPUT_SIZE),
-        "num_classes": 1000,
-        "params": params,
-        "trainable_params": params - frozen,
-        "non_trainable_params": frozen,
-        "gmacs": gmacs,
-        "top1": top1,
-        "sources": {
-            "params": "keras.applications.InceptionV3(weights=None): the same count (docs/models/inception_v3.md; "
-                      "torchvision's 27,161,264 = this trainable count + 17,216 BN gammas + its aux head)",
-            "gmacs": "torchvision inception_v3 IMAGENET1K_V1 _ops: 5.71 GMACs at 299x299 "
-                     "(docs/models/inception_v3.md)",
-            "top1": "keras.io/api/applications: keras.applications InceptionV3 (the weights of "
-                    "weights='imagenet'), one 299 crop",
-            "min_input_size": "keras.applications InceptionV3 (75x75); derived: inception_v3.MIN_INPUT_SIZE",
-            "pretrained": "keras.applications.InceptionV3 ImageNet weights, copied layer by layer in graph order",
-        },
-        "pretrained": ("imagenet",),
+    sources = {
+        "params": "keras.applications.InceptionV3(weights=None): the same count (docs/models/inception_v3.md; "
+                  "torchvision's 27,161,264 = this trainable count + 17,216 BN gammas + its aux head)",
+        "gmacs": "torchvision inception_v3 IMAGENET1K_V1 _ops: 5.71 GMACs at 299x299 (docs/models/inception_v3.md)",
+        "top1": "keras.io/api/applications: keras.applications InceptionV3 (the weights of weights='imagenet'), "
+                "one 299 crop",
+        "min_input_size": "keras.applications InceptionV3 (75x75); derived: inception_v3.MIN_INPUT_SIZE",
+        "pretrained": "keras.applications.InceptionV3 ImageNet weights, copied layer by layer in graph order",
     }
+    description = ("Inception v3: factorised 35x35 / 17x17 / 8x8 modules (mixed0-mixed10), BN without scale, "
+                   "no conv bias, 299x299x3")
+    return applications_card("inception", description, (299, 299, 3), MIN_INPUT_SIZE, VARIANTS[name], sources)
 
 
 def inception_v3(input_shape=(299, 299, 3), num_classes=None, include_top=True, aux_classifier=False,

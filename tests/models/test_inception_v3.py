@@ -16,7 +16,10 @@ from kerascnn import analysis
 from kerascnn.runtime import keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
 from kerascnn.weights import copy_weights_in_order
-from tests.models.zoo_helpers import batch, collapses, counts, fill_random, zero_init
+from tests.models.zoo_helpers import (
+    assert_download_failure_raises, assert_transferred, batch, build_imagenet, collapses, counts, fill_random,
+    random_application, zero_init,
+)
 
 builders = pytest.mark.builders
 SMALL = (75, 75, 3)
@@ -38,27 +41,13 @@ def bn_channels(model):
 
 @pytest.fixture(scope="module")
 def applications():
-    """keras.applications InceptionV3 with random weights (BN statistics included), logits out."""
-    with zero_init():
-        source = keras.applications.InceptionV3(weights=None, input_shape=SMALL, classifier_activation=None)
-    return fill_random(source, seed=0)
+    return random_application("InceptionV3", SMALL)
 
 
 @pytest.fixture(scope="module")
 def imagenet(applications):
-    """kerascnn.inception_v3(weights="imagenet"), keras.applications answering with the model above."""
-    calls = []
-
-    def fake_application(weights=None, include_top=True, **kwargs):
-        calls.append((weights, include_top))
-        return applications
-
-    with pytest.MonkeyPatch.context() as patch, zero_init():
-        patch.setattr(keras.applications, "InceptionV3", fake_application)
-        model = kerascnn.inception_v3(weights="imagenet", input_shape=SMALL, classifier_activation=None,
-                                      compile=False)
-    assert calls == [("imagenet", True)]
-    return model
+    return build_imagenet("InceptionV3", applications, lambda: kerascnn.inception_v3(
+        weights="imagenet", input_shape=SMALL, classifier_activation=None, compile=False))
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +82,7 @@ def test_layout_follows_keras_applications(applications, imagenet):
 
 @builders
 def test_imagenet_loader_transfers_every_weight(applications, imagenet):
-    x = batch(SMALL, seed=1) * 2 - 1  # inception_v3.preprocess_input's range
-    expected = np.asarray(applications(x, training=False))
-    assert np.abs(expected).max() > 1e-2  # logits, not a trivially equal output
-    assert np.abs(np.asarray(imagenet(x, training=False)) - expected).max() <= 1e-5
-    for ours, theirs in zip(imagenet.weights, applications.weights):
-        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    assert_transferred(applications, imagenet, SMALL)
 
 
 @builders
@@ -161,14 +145,9 @@ def test_minimum_sizes_are_the_architectures():
 
 
 @builders
-def test_imagenet_download_failure_raises(monkeypatch):
-    def failing_application(**kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- refused")
-
-    monkeypatch.setattr(keras.applications, "InceptionV3", failing_application)
-    with zero_init(), pytest.raises(RuntimeError, match="could not get the ImageNet weights of "
-                                                        "keras.applications.InceptionV3"):
-        kerascnn.inception_v3(weights="imagenet", input_shape=SMALL, include_top=False)
+def test_imagenet_download_failure_raises():
+    assert_download_failure_raises("InceptionV3", lambda: kerascnn.inception_v3(
+        weights="imagenet", input_shape=SMALL, include_top=False))
 
 
 @builders
