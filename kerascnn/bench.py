@@ -37,6 +37,8 @@ APPLICATIONS = {
     "resnet152": "ResNet152",
     "vgg16": "VGG16",
     "vgg19": "VGG19",
+    "inception_v3": "InceptionV3",
+    "xception": "Xception",
 }
 
 

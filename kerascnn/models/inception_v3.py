@@ -1,7 +1,7 @@
 """Inception v3 (Szegedy et al. 2016, "Rethinking the Inception Architecture", arXiv 1512.00567).
 
-The layout of the released model (TF-slim, keras.applications ``InceptionV3``, torchvision
-``inception_v3``), which is the paper's Table 1 with its figures' modules:
+The paper's modules in the layout of the released model (TF-slim, keras.applications
+``InceptionV3``, torchvision ``inception_v3``), whose weights exist:
 
 * stem: 3x3/2 conv 32, 3x3 conv 32, 3x3 conv 64 ("same"), 3x3/2 max pool, 1x1 conv 80,
   3x3 conv 192, 3x3/2 max pool: 299x299 -> 35x35x192 (every unpadded layer "valid");

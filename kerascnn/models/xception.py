@@ -13,7 +13,7 @@ Figure 5 of the paper, as keras.applications ``Xception`` builds it:
 
 A depthwise separable convolution (``SeparableConv2D``) is a 3x3 depthwise convolution (one
 filter per channel) followed by a 1x1 pointwise convolution, with no non-linearity between
-them (the paper's section 4.7 finds that one hurts). No convolution has a bias; BatchNorm
+them (the paper's experiments find that one hurts). No convolution has a bias; BatchNorm
 (epsilon 1e-3, Keras' default, as keras.applications) follows every one. Layer names are
 keras.applications' (``block1_conv1``, ``block4_sepconv2_bn``, ``block13_pool``, ``avg_pool``,
 ``predictions``); its four shortcut convolutions and their BatchNorms, which Keras names by
