@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from kerascnn.models import base
+from kerascnn.registry import model_card
 from kerascnn.runtime import keras
 
 
@@ -137,3 +138,17 @@ def assert_download_failure_raises(factory: str, build):
         patch.setattr(keras.applications, factory, failing_application)
         with pytest.raises(RuntimeError, match=f"could not get the ImageNet weights of keras.applications.{factory}"):
             build()
+
+
+def assert_counts_match(name: str, model, reference):
+    """``model``, ``reference`` and the card of ``name`` agree on (total, trainable, non-trainable)."""
+    card = model_card(name)
+    assert counts(model) == counts(reference) == (card.params, card.trainable_params, card.non_trainable_params)
+
+
+def same_layer_classes(model, reference):
+    """The layers of both models but their inputs, after checking their classes come in the same order."""
+    ours, theirs = ([layer for layer in m.layers if not isinstance(layer, keras.layers.InputLayer)]
+                    for m in (model, reference))
+    assert [type(layer).__name__ for layer in ours] == [type(layer).__name__ for layer in theirs]
+    return ours, theirs
