@@ -147,7 +147,8 @@ def inception_c(x, filters_7x7: int, name: str = "mixed4"):
     branch7x7 = conv_bn(branch7x7, c, (1, 7), name=f"{name}_branch7x7_2")
     branch7x7 = conv_bn(branch7x7, 192, (7, 1), name=f"{name}_branch7x7_3")
     branch7x7dbl = conv_bn(x, c, 1, name=f"{name}_branch7x7dbl_1")
-    for index, (filters, kernel) in enumerate(((c, (7, 1)), (c, (1, 7)), (c, (7, 1)), (192, (1, 7))), start=2):
+    layers_7x7dbl = ((c, (7, 1)), (c, (1, 7)), (c, (7, 1)), (192, (1, 7)))
+    for index, (filters, kernel) in enumerate(layers_7x7dbl, start=2):
         branch7x7dbl = conv_bn(branch7x7dbl, filters, kernel, name=f"{name}_branch7x7dbl_{index}")
     branch_pool = _pool_branch(x, 192, name)
     return _concat([branch1x1, branch7x7, branch7x7dbl, branch_pool], name)
@@ -217,7 +218,8 @@ def inception_aux(x, num_classes: int, classifier_activation="auto", task="class
     Examples:
         >>> from kerascnn.runtime import keras
         >>> x = keras.Input((17, 17, 768))
-        >>> keras.Model(x, inception_aux(x, 1000)).count_params()  # 98,304 + 3*128 + 2,457,600 + 3*768 + 769,000
+        >>> # 98,304 + 3*128 + 2,457,600 + 3*768 + 769,000
+        >>> keras.Model(x, inception_aux(x, 1000)).count_params()
         3327592
     """
     x = layers.AveragePooling2D(5, strides=3, name=f"{name}_pool")(x)
@@ -265,7 +267,9 @@ def _build(input_shape, num_classes, include_top, aux_classifier, options):
     x = inception_b(x, name="mixed3")
     for index, filters_7x7 in enumerate(CHANNELS_7X7, start=4):
         x = inception_c(x, filters_7x7, name=f"mixed{index}")
-    aux = inception_aux(x, head.units, options["classifier_activation"], head.task) if aux_classifier else None
+    aux = None
+    if aux_classifier:
+        aux = inception_aux(x, head.units, options["classifier_activation"], head.task)
     x = inception_d(x, name="mixed8")
     x = inception_e(x, name="mixed9")
     x = inception_e(x, name="mixed10")
@@ -287,11 +291,13 @@ VARIANTS = {
 
 def _card(name):
     sources = {
-        "params": "keras.applications.InceptionV3(weights=None): the same count (docs/models/inception_v3.md; "
-                  "torchvision's 27,161,264 = this trainable count + 17,216 BN gammas + its aux head)",
-        "gmacs": "torchvision inception_v3 IMAGENET1K_V1 _ops: 5.71 GMACs at 299x299 (docs/models/inception_v3.md)",
-        "top1": "keras.io/api/applications: keras.applications InceptionV3 (the weights of weights='imagenet'), "
-                "one 299 crop",
+        "params": "keras.applications.InceptionV3(weights=None): the same count "
+                  "(docs/models/inception_v3.md; torchvision's 27,161,264 = this trainable count "
+                  "+ 17,216 BN gammas + its aux head)",
+        "gmacs": "torchvision inception_v3 IMAGENET1K_V1 _ops: 5.71 GMACs at 299x299 "
+                 "(docs/models/inception_v3.md)",
+        "top1": "keras.io/api/applications: keras.applications InceptionV3 (the weights of "
+                "weights='imagenet'), one 299 crop",
         "min_input_size": "keras.applications InceptionV3 (75x75); derived: inception_v3.MIN_INPUT_SIZE",
         "pretrained": "keras.applications.InceptionV3 ImageNet weights, copied layer by layer in graph order",
     }

@@ -59,7 +59,8 @@ def separable_conv_bn(x, filters: int, name: str, activate: bool = True):
     Examples:
         >>> from kerascnn.runtime import keras
         >>> x = keras.Input((19, 19, 728))
-        >>> keras.Model(x, separable_conv_bn(x, 728, "block5_sepconv1")).count_params()  # 9*728 + 728*728 + 4*728
+        >>> y = separable_conv_bn(x, 728, "block5_sepconv1")
+        >>> keras.Model(x, y).count_params()  # 9*728 + 728*728 + 4*728
         539448
     """
     filters = check_int("filters", filters, minimum=1)
@@ -83,7 +84,8 @@ def xception_downsampling_block(x, filters, name: str = "block2", activate_input
         (None, 74, 74, 128)
     """
     first, second = (filters, filters) if isinstance(filters, int) else tuple(filters)
-    shortcut = layers.Conv2D(second, 1, strides=2, padding="same", use_bias=False, name=f"{name}_shortcut_conv")(x)
+    shortcut = layers.Conv2D(second, 1, strides=2, padding="same", use_bias=False,
+                             name=f"{name}_shortcut_conv")(x)
     shortcut = _bn(shortcut, f"{name}_shortcut_bn")
     # keras.applications names the ReLU before a block's second separable conv "sepconv2_act"
     x = separable_conv_bn(x, first, f"{name}_sepconv1", activate=activate_input)

@@ -17,8 +17,8 @@ from kerascnn.runtime import keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
 from kerascnn.weights import copy_weights_in_order
 from tests.models.zoo_helpers import (
-    assert_counts_match, assert_download_failure_raises, assert_transferred, batch, build_imagenet, collapses, counts, fill_random,
-    random_application, same_layer_classes, zero_init,
+    assert_counts_match, assert_download_failure_raises, assert_transferred, batch, build_imagenet, collapses,
+    counts, fill_random, random_application, same_layer_classes, zero_init,
 )
 
 builders = pytest.mark.builders
@@ -86,7 +86,8 @@ def test_copy_in_order_refuses_another_layout(applications):
     x = keras.Input(SMALL)
     other = keras.Model(x, keras.layers.Conv2D(32, 3, strides=2, use_bias=False, name="stem")(x))
     before = other.get_weights()[0].copy()
-    with pytest.raises(ValueError, match=r"189 weighted layers in inception_v3, 1 in"):  # 94 conv, 94 BN, 1 FC
+    # 94 convolutions, 94 BatchNorms, 1 classifier
+    with pytest.raises(ValueError, match=r"189 weighted layers in inception_v3, 1 in"):
         copy_weights_in_order(applications, other)
     np.testing.assert_array_equal(other.get_weights()[0], before)
 
@@ -123,7 +124,7 @@ def test_aux_classifier_outputs_loss_weights_and_inference_model(with_aux):
 def test_input_sizes_are_checked():
     with pytest.raises(ValueError, match="too small for inception_v3: the minimum is 75x75"):
         kerascnn.inception_v3(input_shape=(74, 299, 3))
-    with pytest.raises(ValueError, match="too small for inception_v3 with aux_classifier: the minimum is 299x299"):
+    with pytest.raises(ValueError, match="inception_v3 with aux_classifier: the minimum is 299x299"):
         kerascnn.inception_v3(input_shape=(298, 298, 3), aux_classifier=True)
     with pytest.raises(ValueError, match="aux_classifier=True needs a classifier"):
         kerascnn.inception_v3(include_top=False, aux_classifier=True)
@@ -176,7 +177,8 @@ def test_macs_sizes_and_receptive_field():
 
 def test_fold_batchnorm_without_scale_and_add_se():
     with zero_init():
-        model = kerascnn.inception_v3(input_shape=SMALL, num_classes=5, classifier_activation=None, compile=False)
+        model = kerascnn.inception_v3(input_shape=SMALL, num_classes=5, classifier_activation=None,
+                                      compile=False)
     fill_random(model, seed=4)
     assert randomize_batchnorm(model, seed=5) == 94  # keeps gamma absent: scale=False stays
     folded, report = fold_batchnorm(model, report=True)

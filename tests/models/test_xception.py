@@ -15,8 +15,8 @@ from kerascnn import analysis
 from kerascnn.runtime import keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
 from tests.models.zoo_helpers import (
-    assert_counts_match, assert_download_failure_raises, assert_transferred, batch, build_imagenet, collapses, counts, fill_random,
-    random_application, same_layer_classes, zero_init,
+    assert_counts_match, assert_download_failure_raises, assert_transferred, batch, build_imagenet, collapses,
+    counts, fill_random, random_application, same_layer_classes, zero_init,
 )
 
 builders = pytest.mark.builders

@@ -136,14 +136,16 @@ def assert_download_failure_raises(factory: str, build):
 
     with pytest.MonkeyPatch.context() as patch, zero_init():
         patch.setattr(keras.applications, factory, failing_application)
-        with pytest.raises(RuntimeError, match=f"could not get the ImageNet weights of keras.applications.{factory}"):
+        message = f"could not get the ImageNet weights of keras.applications.{factory}"
+        with pytest.raises(RuntimeError, match=message):
             build()
 
 
 def assert_counts_match(name: str, model, reference):
     """``model``, ``reference`` and the card of ``name`` agree on (total, trainable, non-trainable)."""
     card = model_card(name)
-    assert counts(model) == counts(reference) == (card.params, card.trainable_params, card.non_trainable_params)
+    figures = (card.params, card.trainable_params, card.non_trainable_params)
+    assert counts(model) == counts(reference) == figures
 
 
 def same_layer_classes(model, reference):
