@@ -1,6 +1,6 @@
 """Build time (graph + weight initialisation) of every registered model, against keras.applications.
 
-For each model, kerascnn's builder and (where one exists: ResNet50/101/152, VGG16/19)
+For each model, kerascnn's builder and (where one exists: ResNet50/101/152, VGG16/19, InceptionV3, Xception)
 keras.applications' constructor with ``weights=None`` are timed alternately, each build
 after ``keras.backend.clear_session()``, after one warm-up build each. Medians and the
 ratio are printed with the load average.

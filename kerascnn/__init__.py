@@ -28,6 +28,15 @@ _EXPORTS = {
     "conv_bn_act": "kerascnn.blocks",
     "inception": "kerascnn.blocks",
     "se_block": "kerascnn.blocks",
+    "inception_a": "kerascnn.models.inception_v3",
+    "inception_b": "kerascnn.models.inception_v3",
+    "inception_c": "kerascnn.models.inception_v3",
+    "inception_d": "kerascnn.models.inception_v3",
+    "inception_e": "kerascnn.models.inception_v3",
+    "inception_aux": "kerascnn.models.inception_v3",
+    "separable_conv_bn": "kerascnn.models.xception",
+    "xception_downsampling_block": "kerascnn.models.xception",
+    "xception_middle_block": "kerascnn.models.xception",
 }
 _SUBMODULES = ("blocks", "runtime", "registry", "heads", "layers", "models")
 

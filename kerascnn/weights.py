@@ -108,13 +108,15 @@ def pretrained_loader(record):
     return load
 
 
-def applications_loader(application_name: str, **application_kwargs):
+def applications_loader(application_name: str, match: str = "name", **application_kwargs):
     """A loader that puts ``keras.applications.<application_name>``'s ImageNet weights into a model.
 
     The returned function takes a kerascnn model whose layer names follow keras.applications,
     builds the keras.applications model with ``weights="imagenet"`` (with its top when the
     model has a ``predictions`` layer) and copies every weight by layer name
-    (:func:`copy_weights_by_name`). keras.applications downloads the file once and caches it
+    (:func:`copy_weights_by_name`), or with ``match="order"`` layer by layer in graph order
+    (:func:`copy_weights_in_order`), for applications whose layers Keras names itself
+    (InceptionV3's ``conv2d_57``). keras.applications downloads the file once and caches it
     (``~/.keras/models``) and checks its hash. A failed download raises
     :class:`~kerascnn.errors.WeightsDownloadError`: a model is never handed back with random
     weights. Families should give a :class:`~kerascnn.registry.Weights` record instead
@@ -125,6 +127,10 @@ def applications_loader(application_name: str, **application_kwargs):
         >>> callable(load)
         True
     """
+
+    copy = {"name": copy_weights_by_name, "order": copy_weights_in_order}
+    if match not in copy:
+        raise ValueError(f"match must be 'name' or 'order', got {match!r}.")
 
     def load(model):
         from kerascnn.runtime import keras  # noqa: PLC0415
@@ -139,7 +145,7 @@ def applications_loader(application_name: str, **application_kwargs):
                 f"{model.name}: {type(error).__name__}: {error}. Check the network connection (the file "
                 "is downloaded once into ~/.keras/models) or pass weights=<path of a saved file>."
             ) from error
-        copy_weights_by_name(source, model)
+        copy[match](source, model)
 
     return load
 
@@ -482,22 +488,63 @@ def copy_weights_by_name(source, target, skip=()):
             problems.append(f"{layer.name}: no layer of that name in {source.name}")
             continue
         used.add(origin.name)
-        values = origin.get_weights()
-        have = [tuple(w.shape) for w in values]
-        want = [tuple(w.shape) for w in layer.weights]
-        if type(origin).__name__ != type(layer).__name__ or have != want:
-            problems.append(f"{layer.name}: {type(origin).__name__} with weight shapes {have} in "
-                            f"{source.name}, {type(layer).__name__} with {want} in {target.name}")
-            continue
-        pairs.append((layer, values))
+        _pair(origin, layer, source, target, pairs, problems)
     unused = [layer.name for layer in source.layers
               if layer.weights and layer.name not in used and layer.name not in skip]
     if unused:
         problems.append(f"layers of {source.name} with no counterpart in {target.name}: "
                         + ", ".join(unused[:10]) + (" ..." if len(unused) > 10 else ""))
+    return _copy_pairs(pairs, problems, source, target)
+
+
+def _pair(origin, layer, source, target, pairs, problems):
+    """Queue ``origin``'s weights for ``layer`` if class and shapes agree, else note the mismatch."""
+    values = origin.get_weights()
+    have = [tuple(w.shape) for w in values]
+    want = [tuple(w.shape) for w in layer.weights]
+    if type(origin).__name__ != type(layer).__name__ or have != want:
+        where = source.name if origin.name == layer.name else f"{source.name} (layer {origin.name!r})"
+        problems.append(f"{layer.name}: {type(origin).__name__} with weight shapes {have} in "
+                        f"{where}, {type(layer).__name__} with {want} in {target.name}")
+    else:
+        pairs.append((layer, values))
+
+
+def _copy_pairs(pairs, problems, source, target):
+    """All or nothing: raise on any problem, else set every queued weight."""
     if problems:
         shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
         raise WeightsMismatchError(f"cannot copy weights from {source.name!r} to {target.name!r}: {shown}")
     for layer, values in pairs:
         layer.set_weights(values)
     return target
+
+
+def copy_weights_in_order(source, target):
+    """Copy the weights of ``source``'s weighted layers into ``target``'s, pairing them in order.
+
+    For keras.applications models whose layers carry Keras' automatic names (``conv2d_57``,
+    which depend on what the process built before): the two models must be the same graph
+    built in the same order, so their weighted layers come in the same order, as Keras' own
+    HDF5 loader assumes. All or nothing: both models must have as many weighted layers, and
+    each pair the same class and weight shapes, otherwise a ValueError names the first
+    mismatches and no weight is changed.
+
+    Examples:
+        >>> from kerascnn.runtime import keras
+        >>> def tiny(name):
+        ...     x = keras.Input((4,))
+        ...     return keras.Model(x, keras.layers.Dense(2, name=name)(x))
+        >>> source, target = tiny("dense_7"), tiny("fc")
+        >>> _ = copy_weights_in_order(source, target)
+        >>> all((s == t).all() for s, t in zip(source.get_weights(), target.get_weights()))
+        True
+    """
+    sources = [layer for layer in source.layers if layer.weights]
+    targets = [layer for layer in target.layers if layer.weights]
+    problems, pairs = [], []
+    if len(sources) != len(targets):
+        problems.append(f"{len(sources)} weighted layers in {source.name}, {len(targets)} in {target.name}")
+    for origin, layer in zip(sources, targets):
+        _pair(origin, layer, source, target, pairs, problems)
+    return _copy_pairs(pairs, problems, source, target)

@@ -8,9 +8,11 @@ kernel, so the pair is one convolution with
 ``b' = (b - mean) * gamma / sqrt(var + eps) + beta``.
 
 Folded: a BatchNorm on the channel axis whose input comes from a ``Conv1D``, ``Conv2D``,
-``Conv3D`` or ``DepthwiseConv1D/2D`` without activation, where the convolution's output
-feeds nothing else (not another layer, not a model output), neither layer is shared, and
-the BatchNorm is not forced into training mode. Everything else is copied unchanged.
+``Conv3D``, ``DepthwiseConv1D/2D`` or ``SeparableConv1D/2D`` (into its pointwise kernel)
+without activation, where the convolution's output feeds nothing else (not another layer,
+not a model output), neither layer is shared, and the BatchNorm is not forced into training
+mode. A BatchNorm without gamma (``scale=False``) counts as gamma = 1. Everything else is
+copied unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from kerascnn.surgery.rewrite import Edit, Rewriter, rewrite
 
 CONVOLUTIONS = ("Conv1D", "Conv2D", "Conv3D")
 DEPTHWISE = ("DepthwiseConv1D", "DepthwiseConv2D")
+SEPARABLE = ("SeparableConv1D", "SeparableConv2D")
 #: Smallest epsilon TensorFlow's fused batch norm uses (Keras 2 runs BatchNorm fused on 4D inputs).
 FUSED_MIN_EPSILON = 1.001e-5
 
@@ -43,7 +46,7 @@ def why_not_foldable(graph: Graph, call) -> str | None:
         return "it has several inputs"
     tensor = call.inputs[0]
     conv_call = graph.producer(tensor)
-    if conv_call is None or conv_call.kind not in CONVOLUTIONS + DEPTHWISE:
+    if conv_call is None or conv_call.kind not in CONVOLUTIONS + DEPTHWISE + SEPARABLE:
         return "its input does not come from a convolution"
     conv, bn = conv_call.layer, call.layer
     if conv.get_config().get("activation", "linear") != "linear":
@@ -63,8 +66,15 @@ def why_not_foldable(graph: Graph, call) -> str | None:
 
 
 def folded_weights(conv, bn) -> list[np.ndarray]:
-    """``[kernel, bias]`` of the convolution that computes ``bn(conv(x))`` in inference mode."""
+    """``[kernel, bias]`` of the convolution that computes ``bn(conv(x))`` in inference mode.
+
+    A separable convolution gives ``[depthwise kernel, pointwise kernel, bias]``: only the
+    pointwise kernel (whose last axis is the output channel) is scaled.
+    """
     conv_weights = conv.get_weights()
+    kept = []
+    if class_name(conv) in SEPARABLE:
+        kept, conv_weights = conv_weights[:1], conv_weights[1:]
     dtype = np.asarray(conv_weights[0]).dtype
     kernel = np.asarray(conv_weights[0], dtype=np.float64)
     depthwise = class_name(conv) in DEPTHWISE
@@ -86,7 +96,7 @@ def folded_weights(conv, bn) -> list[np.ndarray]:
     else:
         new_kernel = kernel * scale
     new_bias = (bias - mean) * scale + beta
-    return [new_kernel.astype(dtype), new_bias.astype(dtype)]
+    return [*kept, new_kernel.astype(dtype), new_bias.astype(dtype)]
 
 
 class FoldBatchNorm(Edit):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from kerascnn.models import base
+from kerascnn.registry import model_card
 from kerascnn.runtime import keras
 
 
@@ -89,3 +90,67 @@ def collapses(build, input_shape) -> bool:
 
 def batch(shape, n=2, seed=0):
     return np.random.default_rng(seed).random((n, *shape), np.float32)
+
+
+# ------------------------------------------------ weights="imagenet" without the network
+
+def random_application(factory: str, input_shape, seed=0):
+    """``keras.applications.<factory>`` with weights=None and random weights (BN statistics
+    included), logits out: the stand-in for the ImageNet model in weight-transfer tests."""
+    with zero_init():
+        source = getattr(keras.applications, factory)(weights=None, input_shape=input_shape,
+                                                      classifier_activation=None)
+    return fill_random(source, seed=seed)
+
+
+def build_imagenet(factory: str, source, build):
+    """``build()`` (a kerascnn builder with weights="imagenet") while ``keras.applications.<factory>``
+    answers with ``source`` instead of downloading; it must be asked exactly once, with the top."""
+    calls = []
+
+    def fake_application(weights=None, include_top=True, **kwargs):
+        calls.append((weights, include_top))
+        return source
+
+    with pytest.MonkeyPatch.context() as patch, zero_init():
+        patch.setattr(keras.applications, factory, fake_application)
+        model = build()
+    assert calls == [("imagenet", True)]
+    return model
+
+
+def assert_transferred(source, target, input_shape):
+    """Every weight equal, and the same logits on a batch in [-1, 1] (max abs diff <= 1e-5)."""
+    x = batch(input_shape, seed=1) * 2 - 1
+    expected = np.asarray(source(x, training=False))
+    assert np.abs(expected).max() > 1e-2  # logits, not a trivially equal output
+    assert np.abs(np.asarray(target(x, training=False)) - expected).max() <= 1e-5
+    for ours, theirs in zip(target.weights, source.weights):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+
+
+def assert_download_failure_raises(factory: str, build):
+    """A failed keras.applications download is a RuntimeError naming the application."""
+    def failing_application(**kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- refused")
+
+    with pytest.MonkeyPatch.context() as patch, zero_init():
+        patch.setattr(keras.applications, factory, failing_application)
+        message = f"could not get the ImageNet weights of keras.applications.{factory}"
+        with pytest.raises(RuntimeError, match=message):
+            build()
+
+
+def assert_counts_match(name: str, model, reference):
+    """``model``, ``reference`` and the card of ``name`` agree on (total, trainable, non-trainable)."""
+    card = model_card(name)
+    figures = (card.params, card.trainable_params, card.non_trainable_params)
+    assert counts(model) == counts(reference) == figures
+
+
+def same_layer_classes(model, reference):
+    """The layers of both models but their inputs, after checking their classes come in the same order."""
+    ours, theirs = ([layer for layer in m.layers if not isinstance(layer, keras.layers.InputLayer)]
+                    for m in (model, reference))
+    assert [type(layer).__name__ for layer in ours] == [type(layer).__name__ for layer in theirs]
+    return ours, theirs
