@@ -27,6 +27,9 @@ _EXPORTS = {
     "classifier_head": "kerascnn.blocks",
     "conv_bn_act": "kerascnn.blocks",
     "inception": "kerascnn.blocks",
+    "preact_basic_block": "kerascnn.blocks",
+    "preact_bottleneck_block": "kerascnn.blocks",
+    "resnext_block": "kerascnn.blocks",
     "se_block": "kerascnn.blocks",
 }
 _SUBMODULES = ("blocks", "runtime", "registry", "heads", "layers", "models")

@@ -7,6 +7,7 @@ from kerascnn.models.resnet import (
     resnet18, resnet34, resnet50, resnet101, resnet152,
     se_resnet18, se_resnet34, se_resnet50, se_resnet101, se_resnet152,
 )
+from kerascnn.models.resnet_v2 import resnet18v2, resnet34v2, resnet50v2, resnet101v2, resnet152v2
 from kerascnn.models.tutorial import mnist_cnn, mnist_cnn_5x5
 from kerascnn.models.vgg import vgg11, vgg13, vgg16, vgg19
 
@@ -14,6 +15,7 @@ __all__ = [
     "googlenet", "googlenet_inference_model",
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
     "se_resnet18", "se_resnet34", "se_resnet50", "se_resnet101", "se_resnet152",
+    "resnet18v2", "resnet34v2", "resnet50v2", "resnet101v2", "resnet152v2",
     "lenet5",
     "alexnet", "alexnet_mini", "zfnet",
     "mnist_cnn", "mnist_cnn_5x5",

@@ -15,6 +15,8 @@ takes the keras.applications weights layer by layer.
 
 from __future__ import annotations
 
+import functools
+
 from kerascnn.blocks import STRIDE_PLACEMENTS, basic_block, bottleneck_block, conv_bn_act
 from kerascnn.errors import check_choice, check_int
 from kerascnn.models import base
@@ -50,28 +52,74 @@ def _build(depth, se_ratio, input_shape, num_classes, include_top, stride_in, us
         raise TypeError(f"use_bias must be True, False or None, got {use_bias!r}.")
     if imagenet:
         _check_imagenet_layout(name, depth, se_ratio, stride_in, use_bias)
+    inputs, head = start(name, input_shape, num_classes, include_top, options, imagenet)
+    x = stem(inputs, use_bias=use_bias)
+    kind, repeats = CONFIGS[depth]
+    if kind == "basic":
+        block = functools.partial(basic_block, se_ratio=se_ratio, use_bias=use_bias)
+    else:
+        block = functools.partial(bottleneck_block, stride_in=stride_in, se_ratio=se_ratio, use_bias=use_bias)
+    x = stages(x, repeats, block)
+    x = base.features_or_top(x, head, options, top_pooling="avg")
+    loader = imagenet_loader(depth) if depth in APPLICATIONS and not se_ratio else None
+    return base.finish(inputs, x, head, options, default_name=name, imagenet_loader=loader)
+
+
+def start(name, input_shape, num_classes, include_top, options, imagenet):
+    """:func:`kerascnn.models.base.start` for a ResNet-family builder whose ImageNet weights need
+    3 input channels and, with the top, 1000 classes (checked before anything is built)."""
     inputs, head = base.start(input_shape, MIN_INPUT_SIZE, name, num_classes, include_top, options,
                               channels=3 if imagenet else None)
     if imagenet and head is not None and head.units != 1000:
         raise ValueError(f"weights='imagenet' with include_top=True needs num_classes=1000, got "
                          f"{head.units}; use include_top=False (or num_classes=0) and add your own head.")
+    return inputs, head
 
-    x = conv_bn_act(inputs, 64, 7, strides=2, padding=3, use_bias=use_bias, name="conv1")
+
+def stem(inputs, batch_norm=True, use_bias=None):
+    """conv1 (7x7/2 conv 64, padding 3[, BatchNorm, ReLU]) and pool1 (3x3/2 max pool, padding 1).
+
+    ``batch_norm=False`` is the pre-activation stem (ResNet V2): the convolution alone, whose
+    normalisation is the first block's pre-activation. ``use_bias``: as
+    :func:`kerascnn.blocks.conv_bn_act` (None: a bias only without BatchNorm).
+
+    Examples:
+        >>> from kerascnn.runtime import keras
+        >>> x = keras.Input((224, 224, 3))
+        >>> tuple(stem(x).shape)
+        (None, 56, 56, 64)
+    """
+    activation = "relu" if batch_norm else None
+    x = conv_bn_act(inputs, 64, 7, strides=2, padding=3, batch_norm=batch_norm, activation=activation,
+                    use_bias=use_bias, name="conv1")
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
-    x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    kind, repeats = CONFIGS[depth]
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+
+
+def stages(x, repeats, block, downsample="first"):
+    """The stages conv2..conv5, ``repeats[i]`` blocks each, 64/128/256/512 filters (:data:`WIDTHS`).
+
+    ``block(x, filters, strides, name=...)`` builds one block, named ``conv{stage}_block{i}``.
+    ``downsample="first"``: the first block of conv3..conv5 has stride 2 (the papers);
+    ``"last"``: the last block of conv2..conv4 (keras.applications' ResNet V2).
+
+    Examples:
+        >>> from kerascnn.runtime import keras
+        >>> from kerascnn.blocks import basic_block
+        >>> x = keras.Input((56, 56, 64))
+        >>> tuple(stages(x, (1, 1, 1, 1), basic_block).shape)
+        (None, 7, 7, 512)
+    """
+    check_choice("downsample", downsample, ("first", "last"))
+    last_stage = 1 + len(repeats)
     for stage, (filters, blocks) in enumerate(zip(WIDTHS, repeats), start=2):
         for index in range(1, blocks + 1):
-            strides = 2 if index == 1 and stage > 2 else 1
-            block_name = f"conv{stage}_block{index}"
-            if kind == "basic":
-                x = basic_block(x, filters, strides, se_ratio=se_ratio, use_bias=use_bias, name=block_name)
+            if downsample == "first":
+                strided = index == 1 and stage > 2
             else:
-                x = bottleneck_block(x, filters, strides, stride_in=stride_in, se_ratio=se_ratio,
-                                     use_bias=use_bias, name=block_name)
-    x = base.features_or_top(x, head, options, top_pooling="avg")
-    loader = imagenet_loader(depth) if depth in APPLICATIONS and not se_ratio else None
-    return base.finish(inputs, x, head, options, default_name=name, imagenet_loader=loader)
+                strided = index == blocks and stage < last_stage
+            x = block(x, filters, 2 if strided else 1, name=f"conv{stage}_block{index}")
+    return x
 
 
 def _check_imagenet_layout(name, depth, se_ratio, stride_in, use_bias):
@@ -89,16 +137,15 @@ def imagenet_loader(depth: int):
     return applications_loader(APPLICATIONS[depth])
 
 
-def _card(depth, se, params, trainable, gmacs=None, top1=None, sources=None):
-    name = f"se_resnet{depth}" if se else f"resnet{depth}"
-    block = "basic blocks" if CONFIGS[depth][0] == "basic" else "bottlenecks"
-    if se:
-        description = f"SE-ResNet-{depth}: ResNet-{depth} with an SE block (r = 16) on every residual branch"
-    else:
-        description = f"ResNet-{depth}: {block}, projection shortcuts, BatchNorm after every conv, no conv bias"
+def card(family, description, params, trainable, sources, gmacs=None, top1=None, pretrained=()) -> dict:
+    """The reference-card fields of a ResNet-family model: 224x224x3 input, 1000 classes.
+
+    Examples:
+        >>> card("resnet", "doc example", 100, 60, {"params": "a paper"})["non_trainable_params"]
+        40
+    """
     return {
-        "name": name,
-        "family": "resnet",
+        "family": family,
         "description": description,
         "input_shape": (224, 224, 3),
         "min_input_size": (MIN_INPUT_SIZE, MIN_INPUT_SIZE),
@@ -108,10 +155,21 @@ def _card(depth, se, params, trainable, gmacs=None, top1=None, sources=None):
         "non_trainable_params": params - trainable,
         "gmacs": gmacs,
         "top1": top1,
-        "sources": {"min_input_size": "derived: every downsampling layer pads (resnet.MIN_INPUT_SIZE)",
-                    **(sources or {})},
-        "pretrained": ("imagenet",) if depth in APPLICATIONS and not se else (),
+        "sources": {"min_input_size": "derived: every downsampling maps a side s to ceil(s / 2) "
+                                      "(resnet.MIN_INPUT_SIZE)", **sources},
+        "pretrained": tuple(pretrained),
     }
+
+
+def _card(depth, se, params, trainable, gmacs=None, top1=None, sources=None):
+    name = f"se_resnet{depth}" if se else f"resnet{depth}"
+    block = "basic blocks" if CONFIGS[depth][0] == "basic" else "bottlenecks"
+    if se:
+        description = f"SE-ResNet-{depth}: ResNet-{depth} with an SE block (r = 16) on every residual branch"
+    else:
+        description = f"ResNet-{depth}: {block}, projection shortcuts, BatchNorm after every conv, no conv bias"
+    pretrained = ("imagenet",) if depth in APPLICATIONS and not se else ()
+    return {"name": name, **card("resnet", description, params, trainable, sources or {}, gmacs, top1, pretrained)}
 
 
 def _register(card):
