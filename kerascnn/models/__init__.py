@@ -8,6 +8,9 @@ from kerascnn.models.resnet import (
     se_resnet18, se_resnet34, se_resnet50, se_resnet101, se_resnet152,
 )
 from kerascnn.models.resnet_v2 import resnet18v2, resnet34v2, resnet50v2, resnet101v2, resnet152v2
+from kerascnn.models.resnext import (
+    resnext50_32x4d, resnext101_32x8d, resnext101_64x4d, wide_resnet50_2, wide_resnet101_2,
+)
 from kerascnn.models.tutorial import mnist_cnn, mnist_cnn_5x5
 from kerascnn.models.vgg import vgg11, vgg13, vgg16, vgg19
 
@@ -16,6 +19,7 @@ __all__ = [
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
     "se_resnet18", "se_resnet34", "se_resnet50", "se_resnet101", "se_resnet152",
     "resnet18v2", "resnet34v2", "resnet50v2", "resnet101v2", "resnet152v2",
+    "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
     "lenet5",
     "alexnet", "alexnet_mini", "zfnet",
     "mnist_cnn", "mnist_cnn_5x5",

@@ -224,7 +224,8 @@ def test_imagenet_arguments_are_checked_before_building(name, kwargs, message):
 
 @builders
 def test_copy_refuses_the_v1_layout(applications_resnet50v2):
-    target = kerascnn.resnet50(input_shape=SMALL, use_bias=True, compile=False)
+    with zero_init():
+        target = kerascnn.resnet50(input_shape=SMALL, use_bias=True, compile=False)
     with pytest.raises(ValueError, match="conv1_bn: no layer of that name"):
         copy_weights_by_name(applications_resnet50v2, target)
 
