@@ -35,6 +35,9 @@ APPLICATIONS = {
     "resnet50": "ResNet50",
     "resnet101": "ResNet101",
     "resnet152": "ResNet152",
+    "resnet50v2": "ResNet50V2",
+    "resnet101v2": "ResNet101V2",
+    "resnet152v2": "ResNet152V2",
     "vgg16": "VGG16",
     "vgg19": "VGG19",
 }

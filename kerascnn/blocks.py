@@ -240,9 +240,10 @@ def bottleneck_block(
 
     The block outputs ``expansion * filters`` channels. ``width`` is the width of the 1x1
     reduction and of the 3x3 convolution (default ``filters``; ResNeXt and Wide ResNet make
-    it larger, see :func:`resnext_block`), ``groups`` makes the 3x3 a grouped convolution. ``stride_in="v1"`` puts the stride in the first 1x1
-    convolution (the paper, keras.applications); ``"v1.5"`` puts it in the 3x3 (torchvision,
-    NVIDIA): same parameters, about 0.23 GMACs more for ResNet-50 and a little more accurate.
+    it larger, see :func:`resnext_block`), ``groups`` makes the 3x3 a grouped convolution.
+    ``stride_in="v1"`` puts the stride in the first 1x1 convolution (the paper,
+    keras.applications); ``"v1.5"`` puts it in the 3x3 (torchvision, NVIDIA): same
+    parameters, about 0.23 GMACs more for ResNet-50 and a little more accurate.
 
     Examples:
         >>> from kerascnn.runtime import keras
@@ -337,7 +338,8 @@ def preact_basic_block(x, filters: int, strides: int = 1, name: str | None = Non
     Examples:
         >>> from kerascnn.runtime import keras
         >>> x = keras.Input((56, 56, 64))
-        >>> keras.Model(x, preact_basic_block(x, 64, name="conv2_block1")).count_params()  # 2*9*64*64 + 64 + 2*4*64
+        >>> model = keras.Model(x, preact_basic_block(x, 64, name="conv2_block1"))
+        >>> model.count_params()  # 2*9*64*64 + 64 bias + 2*4*64 BatchNorm
         74304
     """
     filters = check_int("filters", filters, minimum=1)
@@ -374,7 +376,7 @@ def preact_bottleneck_block(x, filters: int, strides: int = 1, expansion: int = 
     out_filters = expansion * filters
     preact, shortcut = _pre_activation(x, out_filters, strides, prefix)
     y = conv_bn_act(preact, filters, 1, 1, "valid", name=f"{prefix}_1")
-    y = conv_bn_act(y, filters, 3, strides, 1, name=f"{prefix}_2")  # always padded: keras.applications' _2_pad
+    y = conv_bn_act(y, filters, 3, strides, 1, name=f"{prefix}_2")  # padded as keras.applications' _2_pad
     y = conv_bn_act(y, out_filters, 1, 1, "valid", batch_norm=False, activation=None, name=f"{prefix}_3")
     return layers.Add(name=f"{prefix}_out")([shortcut, y])
 

@@ -1,4 +1,4 @@
-"""Pre-activation ResNet, "ResNet V2" (He et al. 2016, "Identity Mappings in Deep Residual Networks", arXiv 1603.05027).
+"""Pre-activation ResNet, "ResNet V2" (He et al. 2016, "Identity Mappings...", arXiv 1603.05027).
 
 The residual branch starts with BatchNorm and ReLU ("pre-activation", figure 4e of the paper)
 and nothing follows the addition, so the shortcut path is a pure identity from the stem to
@@ -45,16 +45,19 @@ BLOCKS = {"basic": preact_basic_block, "bottleneck": preact_bottleneck_block}
 
 _KERAS = ("keras.applications.{} built with weights=None (counted in tests/models/test_resnet_v2.py); "
           "table in docs/models/resnet_v2.md")
-_OSMR = ("osmr/imgclsmob preresnet{} (torch, no biases, stem BatchNorm): {:,}, less the stem BatchNorm's 128, "
-         "plus {:,} biases of the convolutions no BatchNorm follows; docs/models/resnet_v2.md")
+_OSMR = ("osmr/imgclsmob preresnet{} (torch, no biases, stem BatchNorm): {:,}, less the stem "
+         "BatchNorm's 128, plus {:,} biases of the convolutions no BatchNorm follows; docs/models/resnet_v2.md")
 _KERAS_TOP1 = "keras.io/api/applications: {} (the weights of weights='imagenet'), one 224 crop"
 #: name -> (Keras total, trainable, top-1 %, source of the counts, source of the top-1)
 FIGURES = {
     "resnet18v2": (11_698_408, 11_690_600, None, _OSMR.format(18, 11_687_848, 2_880), None),
     "resnet34v2": (21_815_848, 21_800_616, None, _OSMR.format(34, 21_796_008, 4_736), None),
-    "resnet50v2": (25_613_800, 25_568_360, 76.0, _KERAS.format("ResNet50V2"), _KERAS_TOP1.format("ResNet50V2")),
-    "resnet101v2": (44_675_560, 44_577_896, 77.2, _KERAS.format("ResNet101V2"), _KERAS_TOP1.format("ResNet101V2")),
-    "resnet152v2": (60_380_648, 60_236_904, 78.0, _KERAS.format("ResNet152V2"), _KERAS_TOP1.format("ResNet152V2")),
+    "resnet50v2": (25_613_800, 25_568_360, 76.0, _KERAS.format("ResNet50V2"),
+                    _KERAS_TOP1.format("ResNet50V2")),
+    "resnet101v2": (44_675_560, 44_577_896, 77.2, _KERAS.format("ResNet101V2"),
+                    _KERAS_TOP1.format("ResNet101V2")),
+    "resnet152v2": (60_380_648, 60_236_904, 78.0, _KERAS.format("ResNet152V2"),
+                    _KERAS_TOP1.format("ResNet152V2")),
 }
 
 
@@ -62,9 +65,9 @@ def _build(name, input_shape, num_classes, include_top, options):
     kind, repeats, downsample, application = VARIANTS[name]
     imagenet = isinstance(options.get("weights"), str) and options["weights"] == "imagenet"
     if imagenet and application is None:
-        raise ValueError(f"weights='imagenet' is not available for {name}; ImageNet weights exist for "
-                         "resnet50v2, resnet101v2 and resnet152v2 (from keras.applications). Use weights=None "
-                         "or the path of a weights file saved by kerascnn.")
+        raise ValueError(f"weights='imagenet' is not available for {name}; ImageNet weights exist "
+                         "for resnet50v2, resnet101v2 and resnet152v2 (from keras.applications). Use "
+                         "weights=None or the path of a weights file saved by kerascnn.")
     inputs, head = start(name, input_shape, num_classes, include_top, options, imagenet)
     x = stem(inputs, batch_norm=False)
     x = stages(x, repeats, BLOCKS[kind], downsample=downsample)
@@ -97,7 +100,7 @@ def _make_builder(name):
                "(a failed download raises)." if application else "No ImageNet weights (keras.applications "
                "has no such model).")
     builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = f"""ResNet V2 {name}: pre-activation {kind} blocks {list(repeats)}, {params:,} parameters.
+    builder.__doc__ = f"""ResNet V2 {name}: pre-activation {kind} blocks {list(repeats)}, {params:,} params.
 
     Downsampling in the {downsample} block of a stage. {weights} The arguments are those of
     every builder (``input_shape``, ``num_classes``, ``include_top``, ``pooling``, ``weights``...).

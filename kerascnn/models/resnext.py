@@ -71,7 +71,8 @@ def _card(name):
     depth, cardinality, base_width = VARIANTS[name]
     trainable, bn_channels, gmacs, top1 = FIGURES[name]
     if cardinality == 1:
-        description = f"Wide ResNet-{depth}-2: ResNet-{depth} with bottlenecks twice as wide (torchvision's form)"
+        description = (f"Wide ResNet-{depth}-2: ResNet-{depth} with bottlenecks twice as wide "
+                       "(torchvision's form)")
     else:
         description = (f"ResNeXt-{depth} ({cardinality}x{base_width}d): bottlenecks with a 3x3 conv of "
                        f"{cardinality} groups, {base_width} channels each in conv2 (torchvision's form)")

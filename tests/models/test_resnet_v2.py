@@ -92,12 +92,14 @@ def test_counts_and_layers_equal_keras_applications(built, depth):
         model = built(name) if depth == 50 else kerascnn.build(name, input_shape=SMALL, compile=False)
         reference = getattr(keras.applications, APPLICATIONS[depth])(weights=None, input_shape=SMALL)
     card = kerascnn.model_card(name)
-    assert counts(model) == counts(reference) == (card.params, card.trainable_params, card.non_trainable_params)
+    assert counts(model) == counts(reference)
+    assert counts(model) == (card.params, card.trainable_params, card.non_trainable_params)
     assert counts(model)[2] == 2 * structure(depth)[0]
     assert len(model.layers) == len(reference.layers)
 
     def weighted(m):
-        return [(l.name, type(l).__name__, [tuple(w.shape) for w in l.weights]) for l in m.layers if l.weights]
+        return [(l.name, type(l).__name__, [tuple(w.shape) for w in l.weights])
+                for l in m.layers if l.weights]
 
     assert weighted(model) == weighted(reference)  # same names, classes, shapes, in the same order
 
@@ -207,7 +209,8 @@ def test_imagenet_weights_transfer_output_identical(applications_resnet50v2, ima
 @builders
 def test_imagenet_download_failure_raises(monkeypatch):
     applications_failing(monkeypatch, "ResNet50V2")
-    with zero_init(), pytest.raises(RuntimeError, match="could not get the ImageNet weights of keras.applications.ResNet50V2"):
+    message = "could not get the ImageNet weights of keras.applications.ResNet50V2"
+    with zero_init(), pytest.raises(RuntimeError, match=message):
         kerascnn.resnet50v2(weights="imagenet", input_shape=(32, 32, 3), include_top=False)
 
 
@@ -251,5 +254,6 @@ def test_add_se_on_every_pre_activation_block():
     model = kerascnn.resnet18v2(input_shape=SMALL, compile=False)
     se = add_se(model, ratio=16)
     out_channels = [w for w in WIDTHS for _ in range(2)]
-    assert se.count_params() - model.count_params() == sum(2 * c * (c // 16) + c // 16 + c for c in out_channels)
+    expected = sum(2 * c * (c // 16) + c // 16 + c for c in out_channels)  # se_block's count
+    assert se.count_params() - model.count_params() == expected
     assert tuple(se.output.shape) == (None, 1000)
