@@ -48,6 +48,7 @@ def conv_bn_act(
     activation="relu",
     use_bias=None,
     name: str | None = None,
+    groups: int = 1,
 ):
     """Convolution, then BatchNorm, then activation: the order of the ResNet paper.
 
@@ -63,6 +64,8 @@ def conv_bn_act(
         use_bias: None means "only without BatchNorm" (BatchNorm's beta makes a bias redundant).
         name: prefix for the layers: ``{name}_pad``, ``{name}_conv``, ``{name}_bn``,
             ``{name}_{activation}``.
+        groups: a grouped convolution (ResNeXt): ``groups`` independent convolutions,
+            each from ``1 / groups`` of the input channels to ``1 / groups`` of the outputs.
 
     Examples:
         >>> from kerascnn.runtime import keras
@@ -72,6 +75,7 @@ def conv_bn_act(
         ['stem_conv', 'stem_bn', 'stem_relu']
     """
     filters = check_int("filters", filters, minimum=1)
+    groups = check_int("groups", groups, minimum=1)
     padding = _check_padding(padding)
     prefix = name
     if use_bias is None:
@@ -85,7 +89,8 @@ def conv_bn_act(
             x = layers.ZeroPadding2D(padding, name=named("pad"))(x)
         padding = "valid"
     x = layers.Conv2D(
-        filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias, name=named("conv")
+        filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias, groups=groups,
+        name=named("conv"),
     )(x)
     if batch_norm:
         x = layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name=named("bn"))(x)
@@ -228,13 +233,17 @@ def bottleneck_block(
     batch_norm: bool = True,
     use_bias=None,
     name: str | None = None,
+    width: int | None = None,
+    groups: int = 1,
 ):
     """The 1x1-3x3-1x1 bottleneck of ResNet-50/101/152 (He et al. 2015, figure 5).
 
-    ``filters`` is the width of the 3x3 convolution; the block outputs
-    ``expansion * filters`` channels. ``stride_in="v1"`` puts the stride in the first 1x1
-    convolution (the paper, keras.applications); ``"v1.5"`` puts it in the 3x3 (torchvision,
-    NVIDIA): same parameters, about 0.23 GMACs more for ResNet-50 and a little more accurate.
+    The block outputs ``expansion * filters`` channels. ``width`` is the width of the 1x1
+    reduction and of the 3x3 convolution (default ``filters``; ResNeXt and Wide ResNet make
+    it larger, see :func:`resnext_block`), ``groups`` makes the 3x3 a grouped convolution.
+    ``stride_in="v1"`` puts the stride in the first 1x1 convolution (the paper,
+    keras.applications); ``"v1.5"`` puts it in the 3x3 (torchvision, NVIDIA): same
+    parameters, about 0.23 GMACs more for ResNet-50 and a little more accurate.
 
     Examples:
         >>> from kerascnn.runtime import keras
@@ -246,18 +255,130 @@ def bottleneck_block(
     filters = check_int("filters", filters, minimum=1)
     strides = check_int("strides", strides, minimum=1)
     expansion = check_int("expansion", expansion, minimum=1)
+    width = filters if width is None else check_int("width", width, minimum=1)
     check_choice("stride_in", stride_in, STRIDE_PLACEMENTS)
     prefix = name or "block"
     out_filters = expansion * filters
     shortcut = _shortcut(x, out_filters, strides, batch_norm, use_bias, prefix)
     first_stride, middle_stride = (strides, 1) if stride_in == "v1" else (1, strides)
     middle_padding = 1 if middle_stride > 1 else "same"
-    y = conv_bn_act(x, filters, 1, first_stride, "valid", batch_norm, "relu", use_bias, f"{prefix}_1")
-    y = conv_bn_act(y, filters, 3, middle_stride, middle_padding, batch_norm, "relu", use_bias, f"{prefix}_2")
+    y = conv_bn_act(x, width, 1, first_stride, "valid", batch_norm, "relu", use_bias, f"{prefix}_1")
+    y = conv_bn_act(y, width, 3, middle_stride, middle_padding, batch_norm, "relu", use_bias, f"{prefix}_2",
+                    groups=groups)
     y = conv_bn_act(y, out_filters, 1, 1, "valid", batch_norm, None, use_bias, f"{prefix}_3")
     if se_ratio:
         y = se_block(y, se_ratio, name=f"{prefix}_se")
     return _residual_output(shortcut, y, prefix)
+
+
+def resnext_block(
+    x,
+    filters: int,
+    strides: int = 1,
+    cardinality: int = 32,
+    base_width: int = 4,
+    expansion: int = 4,
+    se_ratio: int | None = None,
+    batch_norm: bool = True,
+    use_bias=None,
+    name: str | None = None,
+):
+    """The ResNeXt bottleneck (Xie et al. 2017, figure 3c): the 3x3 split into ``cardinality`` groups.
+
+    ``1x1 conv -> BN -> ReLU -> 3x3 grouped conv (stride) -> BN -> ReLU -> 1x1 conv -> BN
+    (+ shortcut) -> ReLU``, ``cardinality`` groups of ``base_width * filters / 64`` channels
+    each (torchvision's ``width_per_group``: "32x4d" is ``cardinality=32, base_width=4``),
+    ``expansion * filters`` output channels, the stride in the 3x3 (torchvision's form).
+    ``cardinality=1, base_width=128`` is Wide ResNet-50-2's bottleneck (twice as wide).
+
+    Examples:
+        >>> from kerascnn.runtime import keras
+        >>> x = keras.Input((56, 56, 64))
+        >>> y = resnext_block(x, 64, cardinality=32, base_width=4, name="conv2_block1")
+        >>> tuple(y.shape), keras.Model(x, y).get_layer("conv2_block1_2_conv").groups
+        ((None, 56, 56, 256), 32)
+    """
+    filters = check_int("filters", filters, minimum=1)
+    cardinality = check_int("cardinality", cardinality, minimum=1)
+    base_width = check_int("base_width", base_width, minimum=1)
+    width = filters * base_width // 64 * cardinality
+    if width < cardinality:
+        raise ValueError(f"filters={filters} with base_width={base_width} gives groups of "
+                         f"{filters * base_width // 64} channels; filters * base_width must be at least 64.")
+    return bottleneck_block(x, filters, strides, expansion, "v1.5", se_ratio, batch_norm, use_bias, name,
+                            width=width, groups=cardinality)
+
+
+def _pre_activation(x, out_filters, strides, prefix):
+    """BatchNorm and ReLU before the block's first convolution, and the block's shortcut.
+
+    The shortcut (keras.applications' ResNet V2) is a 1x1 convolution of the pre-activated
+    input where the channels change, a 1x1 max pool of the raw input (subsampling) where
+    only the side does, else the raw input itself.
+    """
+    preact = layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name=f"{prefix}_preact_bn")(x)
+    preact = layers.Activation("relu", name=f"{prefix}_preact_relu")(preact)
+    if x.shape[-1] != out_filters:
+        shortcut = conv_bn_act(preact, out_filters, 1, strides, "valid", batch_norm=False, activation=None,
+                               name=f"{prefix}_0")
+    elif strides > 1:
+        shortcut = layers.MaxPooling2D(1, strides=strides, name=f"{prefix}_0_pool")(x)
+    else:
+        shortcut = x
+    return preact, shortcut
+
+
+def preact_basic_block(x, filters: int, strides: int = 1, name: str | None = None):
+    """The pre-activation basic block (He et al. 2016, "Identity Mappings", figure 4e).
+
+    ``BN -> ReLU -> 3x3 conv (stride) -> BN -> ReLU -> 3x3 conv (+ shortcut)``, no ReLU
+    after the addition: the shortcut path stays an identity from block to block. Shortcut
+    as :func:`preact_bottleneck_block`; the last convolution has a bias (no BatchNorm follows it).
+
+    Examples:
+        >>> from kerascnn.runtime import keras
+        >>> x = keras.Input((56, 56, 64))
+        >>> model = keras.Model(x, preact_basic_block(x, 64, name="conv2_block1"))
+        >>> model.count_params()  # 2*9*64*64 + 64 bias + 2*4*64 BatchNorm
+        74304
+    """
+    filters = check_int("filters", filters, minimum=1)
+    strides = check_int("strides", strides, minimum=1)
+    prefix = name or "block"
+    preact, shortcut = _pre_activation(x, filters, strides, prefix)
+    y = conv_bn_act(preact, filters, 3, strides, 1, name=f"{prefix}_1")
+    y = conv_bn_act(y, filters, 3, 1, 1, batch_norm=False, activation=None, name=f"{prefix}_2")
+    return layers.Add(name=f"{prefix}_out")([shortcut, y])
+
+
+def preact_bottleneck_block(x, filters: int, strides: int = 1, expansion: int = 4, name: str | None = None):
+    """The pre-activation bottleneck of ResNet V2 (He et al. 2016, figure 4e; keras.applications' block2).
+
+    ``BN -> ReLU -> 1x1 conv -> BN -> ReLU -> 3x3 conv (stride) -> BN -> ReLU -> 1x1 conv``
+    (+ shortcut), ``expansion * filters`` output channels, no ReLU after the addition. The
+    shortcut is a 1x1 convolution of the pre-activated input where the channels change, a
+    1x1 max pool with stride ``strides`` where only the side does, else the identity. The
+    convolutions that no BatchNorm follows (the last one, the projection) have a bias, as in
+    keras.applications. Layer names are keras.applications' (``_preact_bn``, ``_1_conv`` ...,
+    ``_out``), so its ImageNet weights copy by name.
+
+    Examples:
+        >>> from kerascnn.runtime import keras
+        >>> x = keras.Input((56, 56, 64))
+        >>> y = preact_bottleneck_block(x, 64, name="conv2_block1")
+        >>> tuple(y.shape), keras.Model(x, y).count_params()
+        ((None, 56, 56, 256), 75008)
+    """
+    filters = check_int("filters", filters, minimum=1)
+    strides = check_int("strides", strides, minimum=1)
+    expansion = check_int("expansion", expansion, minimum=1)
+    prefix = name or "block"
+    out_filters = expansion * filters
+    preact, shortcut = _pre_activation(x, out_filters, strides, prefix)
+    y = conv_bn_act(preact, filters, 1, 1, "valid", name=f"{prefix}_1")
+    y = conv_bn_act(y, filters, 3, strides, 1, name=f"{prefix}_2")  # padded as keras.applications' _2_pad
+    y = conv_bn_act(y, out_filters, 1, 1, "valid", batch_norm=False, activation=None, name=f"{prefix}_3")
+    return layers.Add(name=f"{prefix}_out")([shortcut, y])
 
 
 def classifier_head(

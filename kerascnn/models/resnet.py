@@ -15,6 +15,8 @@ takes the keras.applications weights layer by layer.
 
 from __future__ import annotations
 
+import functools
+
 from kerascnn.blocks import STRIDE_PLACEMENTS, basic_block, bottleneck_block, conv_bn_act
 from kerascnn.errors import WeightsNotAvailable, check_choice, check_int
 from kerascnn.models import base
@@ -45,25 +47,70 @@ def _build(depth, se_ratio, input_shape, num_classes, include_top, stride_in, us
         use_bias = imagenet
     elif not isinstance(use_bias, bool):
         raise TypeError(f"use_bias must be True, False or None, got {use_bias!r}.")
-    inputs, head = base.start(input_shape, MIN_INPUT_SIZE, name, num_classes, include_top, options)
+    inputs, head = start(name, input_shape, num_classes, include_top, options)
     if imagenet:  # the card's weights record exists (base.start checked): the layout must be keras.applications'
         _check_imagenet_layout(name, stride_in, use_bias)
-
-    x = conv_bn_act(inputs, 64, 7, strides=2, padding=3, use_bias=use_bias, name="conv1")
-    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
-    x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    x = stem(inputs, use_bias=use_bias)
     kind, repeats = CONFIGS[depth]
-    for stage, (filters, blocks) in enumerate(zip(WIDTHS, repeats), start=2):
-        for index in range(1, blocks + 1):
-            strides = 2 if index == 1 and stage > 2 else 1
-            block_name = f"conv{stage}_block{index}"
-            if kind == "basic":
-                x = basic_block(x, filters, strides, se_ratio=se_ratio, use_bias=use_bias, name=block_name)
-            else:
-                x = bottleneck_block(x, filters, strides, stride_in=stride_in, se_ratio=se_ratio,
-                                     use_bias=use_bias, name=block_name)
+    if kind == "basic":
+        block = functools.partial(basic_block, se_ratio=se_ratio, use_bias=use_bias)
+    else:
+        block = functools.partial(bottleneck_block, stride_in=stride_in, se_ratio=se_ratio, use_bias=use_bias)
+    x = stages(x, repeats, block)
     x = base.features_or_top(x, head, options, top_pooling="avg")
     return base.finish(inputs, x, head, options, default_name=name)
+
+
+def start(name, input_shape, num_classes, include_top, options):
+    """:func:`kerascnn.models.base.start` for a ResNet-family builder (any input of at least 1x1;
+    a pretrained tag is checked against the card's weights record before anything is built)."""
+    return base.start(input_shape, MIN_INPUT_SIZE, name, num_classes, include_top, options)
+
+
+def stem(inputs, batch_norm=True, use_bias=None):
+    """conv1 (7x7/2 conv 64, padding 3[, BatchNorm, ReLU]) and pool1 (3x3/2 max pool, padding 1).
+
+    ``batch_norm=False`` is the pre-activation stem (ResNet V2): the convolution alone, whose
+    normalisation is the first block's pre-activation. ``use_bias``: as
+    :func:`kerascnn.blocks.conv_bn_act` (None: a bias only without BatchNorm).
+
+    Examples:
+        >>> from kerascnn.runtime import keras
+        >>> x = keras.Input((224, 224, 3))
+        >>> tuple(stem(x).shape)
+        (None, 56, 56, 64)
+    """
+    activation = "relu" if batch_norm else None
+    x = conv_bn_act(inputs, 64, 7, strides=2, padding=3, batch_norm=batch_norm, activation=activation,
+                    use_bias=use_bias, name="conv1")
+    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+
+
+def stages(x, repeats, block, downsample="first"):
+    """The stages conv2..conv5, ``repeats[i]`` blocks each, 64/128/256/512 filters (:data:`WIDTHS`).
+
+    ``block(x, filters, strides, name=...)`` builds one block, named ``conv{stage}_block{i}``.
+    ``downsample="first"``: the first block of conv3..conv5 has stride 2 (the papers);
+    ``"last"``: the last block of conv2..conv4 (keras.applications' ResNet V2).
+
+    Examples:
+        >>> from kerascnn.runtime import keras
+        >>> from kerascnn.blocks import basic_block
+        >>> x = keras.Input((56, 56, 64))
+        >>> tuple(stages(x, (1, 1, 1, 1), basic_block).shape)
+        (None, 7, 7, 512)
+    """
+    check_choice("downsample", downsample, ("first", "last"))
+    last_stage = 1 + len(repeats)
+    for stage, (filters, blocks) in enumerate(zip(WIDTHS, repeats), start=2):
+        for index in range(1, blocks + 1):
+            if downsample == "first":
+                strided = index == 1 and stage > 2
+            else:
+                strided = index == blocks and stage < last_stage
+            x = block(x, filters, 2 if strided else 1, name=f"conv{stage}_block{index}")
+    return x
 
 
 def _check_imagenet_layout(name, stride_in, use_bias):
@@ -73,16 +120,15 @@ def _check_imagenet_layout(name, stride_in, use_bias):
             f"use_bias=True, got stride_in={stride_in!r}, use_bias={use_bias!r}.")
 
 
-def _card(builder, depth, se, params, trainable, gmacs=None, top1=None, sources=None, weights=()):
-    """The table entry of one variant: builder, card and pretrained weights."""
-    block = "basic blocks" if CONFIGS[depth][0] == "basic" else "bottlenecks"
-    if se:
-        description = f"SE-ResNet-{depth}: ResNet-{depth} with an SE block (r = 16) on every residual branch"
-    else:
-        description = f"ResNet-{depth}: {block}, projection shortcuts, BatchNorm after every conv, no conv bias"
+def card(family, description, params, trainable, sources, gmacs=None, top1=None, weights=()) -> dict:
+    """The reference-card fields of a ResNet-family model: 224x224x3 input, 1000 classes.
+
+    Examples:
+        >>> card("resnet", "doc example", 100, 60, {"params": "a paper"})["non_trainable_params"]
+        40
+    """
     return {
-        "builder": builder,
-        "family": "resnet",
+        "family": family,
         "description": description,
         "input_shape": (224, 224, 3),
         "min_input_size": (MIN_INPUT_SIZE, MIN_INPUT_SIZE),
@@ -92,10 +138,21 @@ def _card(builder, depth, se, params, trainable, gmacs=None, top1=None, sources=
         "non_trainable_params": params - trainable,
         "gmacs": gmacs,
         "top1": top1,
-        "sources": {"min_input_size": "derived: every downsampling layer pads (resnet.MIN_INPUT_SIZE)",
-                    **(sources or {})},
-        "weights": weights,
+        "sources": {"min_input_size": "derived: every downsampling maps a side s to ceil(s / 2) "
+                                      "(resnet.MIN_INPUT_SIZE)", **sources},
+        "weights": tuple(weights),
     }
+
+
+def _card(builder, depth, se, params, trainable, gmacs=None, top1=None, sources=None, weights=()):
+    """The table entry of one variant: builder, card and pretrained weights."""
+    block = "basic blocks" if CONFIGS[depth][0] == "basic" else "bottlenecks"
+    if se:
+        description = f"SE-ResNet-{depth}: ResNet-{depth} with an SE block (r = 16) on every residual branch"
+    else:
+        description = f"ResNet-{depth}: {block}, projection shortcuts, BatchNorm after every conv, no conv bias"
+    return {"builder": builder, **card("resnet", description, params, trainable, sources or {}, gmacs, top1,
+                                       weights)}
 
 
 _TORCH = REFERENCES + ", torchvision table: num_params {:,} (IMAGENET1K_V1) + BatchNorm statistics"

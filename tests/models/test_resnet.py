@@ -10,6 +10,8 @@ import math
 import numpy as np
 import pytest
 
+from zoo_helpers import applications_answering, applications_failing
+
 import kerascnn
 from kerascnn.errors import WeightsDownloadError, WeightsNotAvailable
 from kerascnn.runtime import keras
@@ -208,14 +210,7 @@ def applications_resnet50():
 def imagenet_resnet50(applications_resnet50):
     """kerascnn.resnet50(weights="imagenet"), with keras.applications.ResNet50 answering from
     the random-weight model above instead of downloading."""
-    calls = []
-
-    def fake_application(weights=None, include_top=True, **kwargs):
-        calls.append((weights, include_top))
-        return applications_resnet50
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(keras.applications, "ResNet50", fake_application)
+    with applications_answering("ResNet50", applications_resnet50) as calls:
         model = kerascnn.resnet50(weights="imagenet", input_shape=SMALL, classifier_activation=None,
                                   compile=False)
     assert calls == [("imagenet", True)]
@@ -263,11 +258,8 @@ def test_copy_weights_by_name_refuses_another_layout_and_changes_nothing(applica
 
 @builders
 def test_imagenet_download_failure_raises(monkeypatch):
-    def failing_application(**kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- refused")
-
-    monkeypatch.setattr(keras.applications, "ResNet50", failing_application)
-    with pytest.raises(WeightsDownloadError, match="ImageNet weights of keras.applications.ResNet50"):
+    applications_failing(monkeypatch, "ResNet50")
+    with pytest.raises(WeightsDownloadError, match="could not get the ImageNet weights of keras.applications.ResNet50"):
         kerascnn.resnet50(weights="imagenet", input_shape=(32, 32, 3), include_top=False)
 
 

@@ -106,6 +106,29 @@ def random_application(factory: str, input_shape, seed=0):
 def build_imagenet(factory: str, source, build):
     """``build()`` (a kerascnn builder with weights="imagenet") while ``keras.applications.<factory>``
     answers with ``source`` instead of downloading; it must be asked exactly once, with the top."""
+def randomise(model, seed=0):
+    """Random kernels (scaled by fan-in), biases, BatchNorm parameters and statistics, so that
+    a weight a transfer leaves behind changes the outputs."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        values = layer.get_weights()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = (v.shape for v in values)
+            values = [rng.uniform(0.5, 1.5, gamma), rng.normal(0, 0.1, beta),
+                      rng.normal(0, 0.1, mean), rng.uniform(0.5, 1.5, variance)]
+        elif values:
+            kernel, *others = values
+            scale = np.sqrt(1.0 / np.prod(kernel.shape[:-1])) if kernel.ndim > 1 else 0.1
+            values = [rng.normal(0, scale, kernel.shape)] + [rng.normal(0, 0.1, v.shape) for v in others]
+        layer.set_weights([v.astype("float32") for v in values])
+
+
+@contextlib.contextmanager
+def applications_answering(application_name, source):
+    """Inside: ``keras.applications.<application_name>(...)`` returns ``source`` (no download).
+
+    Yields the list of ``(weights, include_top)`` each call asked for.
+    """
     calls = []
 
     def fake_application(weights=None, include_top=True, **kwargs):
@@ -154,3 +177,14 @@ def same_layer_classes(model, reference):
                     for m in (model, reference))
     assert [type(layer).__name__ for layer in ours] == [type(layer).__name__ for layer in theirs]
     return ours, theirs
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keras.applications, application_name, fake_application)
+        yield calls
+
+
+def applications_failing(monkeypatch, application_name):
+    """Make ``keras.applications.<application_name>`` fail as a refused download does."""
+    def failing_application(**kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- refused")
+
+    monkeypatch.setattr(keras.applications, application_name, failing_application)
