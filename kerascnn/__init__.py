@@ -28,6 +28,8 @@ _EXPORTS = {
     "conv_bn_act": "kerascnn.blocks",
     "inception": "kerascnn.blocks",
     "se_block": "kerascnn.blocks",
+    "dense_block": "kerascnn.models.densenet",
+    "transition_block": "kerascnn.models.densenet",
 }
 _SUBMODULES = ("blocks", "runtime", "registry", "heads", "layers", "models")
 
