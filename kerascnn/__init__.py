@@ -30,6 +30,8 @@ _EXPORTS = {
     "se_block": "kerascnn.blocks",
     "dense_block": "kerascnn.models.densenet",
     "transition_block": "kerascnn.models.densenet",
+    "depthwise_separable_block": "kerascnn.models.mobilenet",
+    "inverted_residual_block": "kerascnn.models.mobilenet",
 }
 _SUBMODULES = ("blocks", "runtime", "registry", "heads", "layers", "models")
 

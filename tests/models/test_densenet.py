@@ -17,10 +17,10 @@ import pytest
 import kerascnn
 from kerascnn import analysis
 from kerascnn.models.densenet import STEM, densenet
-from kerascnn import runtime
 from kerascnn.runtime import IS_KERAS3, keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
-from tests.models.zoo_helpers import batch, collapses, counts, fill_random, zero_init
+from tests.models.zoo_helpers import (
+    answer_applications, assert_same_model, batch, collapses, counts, fill_random, infer, zero_init)
 
 builders = pytest.mark.builders
 SMALL = (64, 64, 3)
@@ -57,13 +57,6 @@ def receptive_size(blocks):
         if index < 3:
             size, jump = size + jump, jump * 2
     return size, jump
-
-
-def infer(model, x):
-    """Inference outputs: one compiled graph on JAX (op-by-op calls compile every op there), eager elsewhere."""
-    if runtime.BACKEND == "jax":
-        return model.predict_on_batch(x)
-    return np.asarray(model(x, training=False))
 
 
 def weighted_names(model):
@@ -242,17 +235,11 @@ def applications_densenet121():
 @pytest.fixture(scope="module")
 def imagenet_densenet121(applications_densenet121):
     """kerascnn.densenet121(weights="imagenet") with keras.applications answering from the model above."""
-    calls = []
-
-    def fake_application(weights=None, include_top=True, **kwargs):
-        calls.append((weights, include_top))
-        return applications_densenet121
-
     with pytest.MonkeyPatch.context() as patch, zero_init():
-        patch.setattr(keras.applications, "DenseNet121", fake_application)
+        calls = answer_applications(patch, "DenseNet121", applications_densenet121)
         model = kerascnn.densenet121(weights="imagenet", input_shape=SMALL, classifier_activation=None,
                                      compile=False)
-    assert calls == [("imagenet", True)]
+    assert calls == [{"weights": "imagenet", "include_top": True}]
     return model
 
 
@@ -261,15 +248,7 @@ def test_imagenet_weights_transfer_with_identical_outputs(applications_densenet1
     for ours, theirs in zip(imagenet_densenet121.weights, applications_densenet121.weights):
         assert ours.shape == theirs.shape
     x = np.random.default_rng(1).normal(size=(2, *SMALL)).astype("float32")
-    expected = infer(applications_densenet121, x)
-    got = infer(imagenet_densenet121, x)
-    assert np.abs(expected).max() > 1e-2  # not a trivially equal output
-    assert np.abs(got - expected).max() <= 1e-5 * max(1.0, np.abs(expected).max())
-    source = {layer.name: layer.get_weights() for layer in applications_densenet121.layers if layer.weights}
-    for layer in imagenet_densenet121.layers:  # every weight matched, by name
-        for mine, theirs in zip(layer.get_weights(), source.pop(layer.name, [])):
-            np.testing.assert_array_equal(mine, theirs)
-    assert source == {}
+    assert_same_model(applications_densenet121, imagenet_densenet121, x)
 
 
 @builders
