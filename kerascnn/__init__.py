@@ -32,6 +32,7 @@ _EXPORTS = {
     "transition_block": "kerascnn.models.densenet",
     "depthwise_separable_block": "kerascnn.models.mobilenet",
     "inverted_residual_block": "kerascnn.models.mobilenet",
+    "nin_block": "kerascnn.models.nin",
 }
 _SUBMODULES = ("blocks", "runtime", "registry", "heads", "layers", "models")
 

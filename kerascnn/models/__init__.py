@@ -5,6 +5,7 @@ from kerascnn.models.densenet import densenet121, densenet169, densenet201
 from kerascnn.models.googlenet import googlenet, googlenet_inference_model
 from kerascnn.models.lenet import lenet5
 from kerascnn.models.mobilenet import mobilenet, mobilenet_v2
+from kerascnn.models.nin import nin
 from kerascnn.models.resnet import (
     resnet18, resnet34, resnet50, resnet101, resnet152,
     se_resnet18, se_resnet34, se_resnet50, se_resnet101, se_resnet152,
@@ -20,5 +21,6 @@ __all__ = [
     "alexnet", "alexnet_mini", "zfnet",
     "densenet121", "densenet169", "densenet201",
     "mobilenet", "mobilenet_v2",
+    "nin",
     "mnist_cnn", "mnist_cnn_5x5",
     "vgg11", "vgg13", "vgg16", "vgg19"]
