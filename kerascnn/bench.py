@@ -37,6 +37,11 @@ APPLICATIONS = {
     "resnet152": "ResNet152",
     "vgg16": "VGG16",
     "vgg19": "VGG19",
+    "densenet121": "DenseNet121",
+    "densenet169": "DenseNet169",
+    "densenet201": "DenseNet201",
+    "mobilenet": "MobileNet",
+    "mobilenet_v2": "MobileNetV2",
 }
 
 

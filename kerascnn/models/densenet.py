@@ -157,7 +157,6 @@ def densenet(blocks=BLOCKS[121], input_shape=(224, 224, 3), num_classes=None, in
     blocks = _check_blocks(blocks)
     growth_rate = check_int("growth_rate", growth_rate, minimum=1)
     depth = 2 * sum(blocks) + 5  # stem conv, two convs per dense layer, three transitions, classifier
-    depth = next((d for d, b in BLOCKS.items() if b == blocks), depth)
     name = f"densenet{depth}"
     imagenet = options.get("weights") == "imagenet"
     inputs, head = base.start(input_shape, MIN_INPUT_SIZE, name, num_classes, include_top, options,
