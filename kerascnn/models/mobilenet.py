@@ -126,8 +126,9 @@ def inverted_residual_block(x, filters: int, strides: int = 1, expansion: int = 
         >>> from kerascnn.runtime import keras
         >>> x = keras.Input((56, 56, 24))
         >>> y = inverted_residual_block(x, 24, block_id=2)
-        >>> keras.Model(x, y).layers[-1].name, keras.Model(x, y).count_params()
-        ('block_2_add', 8112)
+        >>> model = keras.Model(x, y)  # expand 24*144, depthwise 9*144, project 144*24, 3 BatchNorms
+        >>> model.layers[-1].name, model.count_params() == 24*144 + 9*144 + 144*24 + 4 * (144 + 144 + 24)
+        ('block_2_add', True)
     """
     filters = check_int("filters", filters, minimum=1)
     strides = check_int("strides", strides, minimum=1)

@@ -13,7 +13,7 @@ import pytest
 import kerascnn
 from kerascnn import analysis
 from kerascnn.surgery import add_se, fold_batchnorm
-from tests.models.zoo_helpers import batch, collapses, counts
+from tests.models.zoo_helpers import batch, collapses, counts, fill_random, infer, zero_init
 
 builders = pytest.mark.builders
 
@@ -43,7 +43,8 @@ def hand_macs(side=224):
 
 @builders
 def test_counts_equal_the_hand_recomputation():
-    model = kerascnn.nin(compile=False)
+    with zero_init():
+        model = fill_random(kerascnn.nin(compile=False))
     assert hand_params() == 1_992_166
     assert counts(model) == (hand_params(), hand_params(), 0)
     card = kerascnn.model_card("nin")
@@ -52,7 +53,7 @@ def test_counts_equal_the_hand_recomputation():
     # the paper's idea: no fully connected layer, one feature map per class, averaged
     assert not any(type(layer).__name__ == "Dense" for layer in model.layers)
     assert [layer.name for layer in model.layers[-2:]] == ["avg_pool", "predictions"]
-    out = np.asarray(model(batch((224, 224, 1))))
+    out = infer(model, batch((224, 224, 1)))
     assert out.shape == (2, 10)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-4)
 
@@ -104,12 +105,14 @@ def test_minimum_input_size_and_argument_checks():
 
 @builders
 def test_surgery_refuses_clearly():
-    model = kerascnn.nin(compile=False)
+    with zero_init():
+        model = kerascnn.nin(compile=False)
     with pytest.raises(ValueError, match="BatchNormalization"):
         fold_batchnorm(model)  # NiN has no BatchNorm to fold
     with pytest.raises(ValueError):
         add_se(model, where="residual")  # nor residual branches
     se = add_se(model, ratio=16, where="conv")  # an SE block after each mlpconv layer
+
     def se_params(c, r=16):
         return 2 * c * max(1, c // r) + max(1, c // r) + c
 
