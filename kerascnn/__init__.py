@@ -40,6 +40,11 @@ _EXPORTS = {
     "separable_conv_bn": "kerascnn.models.xception",
     "xception_downsampling_block": "kerascnn.models.xception",
     "xception_middle_block": "kerascnn.models.xception",
+    "dense_block": "kerascnn.models.densenet",
+    "transition_block": "kerascnn.models.densenet",
+    "depthwise_separable_block": "kerascnn.models.mobilenet",
+    "inverted_residual_block": "kerascnn.models.mobilenet",
+    "nin_block": "kerascnn.models.nin",
 }
 _SUBMODULES = ("blocks", "runtime", "registry", "heads", "layers", "models")
 

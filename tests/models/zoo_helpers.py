@@ -188,3 +188,40 @@ def applications_failing(monkeypatch, application_name):
         raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- refused")
 
     monkeypatch.setattr(keras.applications, application_name, failing_application)
+def infer(model, x):
+    """Inference outputs as NumPy: one compiled graph on JAX (calling a model there compiles
+    every operation on its own, minutes for a DenseNet), an eager call elsewhere."""
+    from kerascnn.runtime import BACKEND  # noqa: PLC0415
+
+    if BACKEND == "jax":
+        return model.predict_on_batch(x)
+    return np.asarray(model(x, training=False))
+
+
+def answer_applications(patch, name, source):
+    """Make ``keras.applications.<name>`` return ``source`` (a model with random weights) instead
+    of downloading ImageNet weights; returns the list of the keyword arguments of every call."""
+    calls = []
+
+    def application(**kwargs):
+        calls.append(kwargs)
+        return source
+
+    patch.setattr(keras.applications, name, application)
+    return calls
+
+
+def assert_same_model(source, target, x, tolerance=1e-5):
+    """``target`` gives ``source``'s outputs on ``x`` (max abs difference <= ``tolerance``) and holds
+    every one of its weights, layer by layer by name, each weighted layer matched once."""
+    expected, got = infer(source, x), infer(target, x)
+    assert np.abs(expected).max() > 1e-2  # not a trivially equal output
+    assert np.abs(got - expected).max() <= tolerance, np.abs(got - expected).max()
+    theirs = {layer.name: layer.get_weights() for layer in source.layers if layer.weights}
+    for layer in target.layers:
+        if layer.weights:
+            values = theirs.pop(layer.name)
+            assert len(values) == len(layer.weights)
+            for mine, value in zip(layer.get_weights(), values):
+                np.testing.assert_array_equal(mine, value)
+    assert theirs == {}
