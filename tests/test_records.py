@@ -54,8 +54,9 @@ def test_the_build_is_the_zoo_model():
 
 def test_bench_twins_are_the_weights_applications():
     twins = {name: records[0].application for name, records in registry.weights_records().items()}
-    assert bench.APPLICATIONS == twins == {"resnet50": "ResNet50", "resnet101": "ResNet101",
-                                           "resnet152": "ResNet152", "vgg16": "VGG16", "vgg19": "VGG19"}
+    assert bench.APPLICATIONS == twins
+    assert {"resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152", "vgg16": "VGG16",
+            "vgg19": "VGG19"}.items() <= twins.items()  # families added later add theirs
     for application in twins.values():
         assert callable(getattr(keras.applications, application))
 
