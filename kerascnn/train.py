@@ -1,4 +1,4 @@
-"""Train, evaluate and predict with any registered model: the engine of ``kerascnn train``.
+"""Train, evaluate and predict with any registered model: the training core of ``kerascnn train`` and ``finetune``.
 
 :func:`train` builds a model, loads a dataset (:mod:`kerascnn.data`) for its input, fits it
 with the default callbacks (:mod:`kerascnn.callbacks`) and writes a run directory
@@ -6,6 +6,11 @@ with the default callbacks (:mod:`kerascnn.callbacks`) and writes a run director
 ``confusion_matrix.png``, ``metrics.json`` and the best ``model.keras``. Running the same
 call again resumes an interrupted run from its last completed epoch
 (``keras.callbacks.BackupAndRestore``), or reports a finished one.
+
+The core is :func:`run`: a :class:`Job` says how to load the data, build the model and split
+the training into :class:`Phase` objects (one for ``train``; head, then fine-tuning for
+:func:`kerascnn.transfer.fine_tune_run`); :func:`run` does the run directory, the resume of
+each phase, the callbacks and one evaluation step (``_finish``: metrics, plots).
 
 The model file is ``model.keras`` in both runtimes (tf-keras 2.21 writes the same zip
 format); load it in the runtime that wrote it (``config.json`` records which).
