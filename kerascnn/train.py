@@ -360,6 +360,11 @@ def _fit_phases(job, net, dataset, recipe, run, tensorboard, verbose, plan):
                           callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks[:-1], end, callbacks[-1]])
         _stop_if_diverged(history, run)
         done = _completed_phases(run)
+        if IS_KERAS3:
+            # Keras 3 (3.0 to 3.15 at least): BackupAndRestore sets model._initial_epoch, and every
+            # later fit() of the model starts there instead of at initial_epoch; the next phase must
+            # not (tests/transfer/test_transfer_resume.py fails if this line goes or stops working)
+            net._initial_epoch = None
 
 
 def _load_phase_weights(net, previous, path):
