@@ -6,16 +6,17 @@
 #   3. Keras 3 on JAX, KERAS_BACKEND=jax (tests marked `builders`: builders and training)
 # A plain `pytest` is the fast tier instead (see tests/conftest.py and CONTRIBUTING.md).
 #
-# KERASCNN_TEST_JOBS (default 2): how many runtimes run at once. Most of the suite's time is
-# single-threaded Python and graph building, so on 2 cores two runtimes side by side take
-# far less than one after the other (docs/testing.md has the figures). Each runtime's output
-# is shown when it ends; with KERASCNN_TEST_JOBS=1 it streams live. Ends with one line adding
-# the runtimes up. Extra arguments go to every pytest run.
+# KERASCNN_TEST_JOBS (default 3): how many runtimes run at once. Most of the suite's time is
+# single-threaded Python and graph building, so on 2 cores runtimes side by side keep both
+# cores busy; with 3 (the default) no core idles while the longest runtime finishes, which
+# two slots cannot do for runtimes of about 13, 13 and 8 minutes (docs/testing.md). Each
+# runtime's output is shown when it ends; with KERASCNN_TEST_JOBS=1 it streams live. Ends
+# with one line adding the runtimes up. Extra arguments go to every pytest run.
 set -u
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2 PYTHONHASHSEED=0
 python=${PYTHON:-python}
-jobs=${KERASCNN_TEST_JOBS:-2}
+jobs=${KERASCNN_TEST_JOBS:-3}
 labels=("keras3 / tensorflow" "keras2 / tf-keras" "keras3 / jax")
 runtimes=("KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=0" "KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=1"
           "KERAS_BACKEND=jax TF_USE_LEGACY_KERAS=0")
