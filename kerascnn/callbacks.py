@@ -162,6 +162,31 @@ class HistoryCSV(keras.callbacks.Callback):
         atomic_write_text(self.path, history_to_csv(self._rows))
 
 
+def best_state_path(model_path: str) -> str:
+    """Where :class:`BestModelCheckpoint` remembers the best value of ``model_path``."""
+    return os.fspath(model_path) + ".best.json"
+
+
+def read_best(model_path: str) -> dict | None:
+    """``{"monitor", "value", "epoch"}`` of the model saved at ``model_path``, or None.
+
+    None when the model or its ``.best.json`` is missing or unreadable (a run killed before
+    its first checkpoint): the caller then knows no best epoch.
+
+    Examples:
+        >>> read_best("/nonexistent/model.keras") is None
+        True
+    """
+    if not os.path.exists(model_path):
+        return None
+    try:
+        with open(best_state_path(model_path), encoding="utf-8") as handle:
+            state = json.load(handle)
+        return {"monitor": str(state["monitor"]), "value": float(state["value"]), "epoch": int(state["epoch"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _better(mode: str, monitor: str):
     if mode == "auto":
         mode = "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
@@ -192,17 +217,11 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
     @property
     def state_path(self) -> str:
-        return self.path + ".best.json"
+        return best_state_path(self.path)
 
     def on_train_begin(self, logs=None):
-        self.best, self.best_epoch = None, None
-        if os.path.exists(self.state_path) and os.path.exists(self.path):
-            try:
-                with open(self.state_path, encoding="utf-8") as handle:
-                    state = json.load(handle)
-                self.best, self.best_epoch = float(state["value"]), int(state["epoch"])
-            except (OSError, ValueError, KeyError, TypeError):
-                self.best, self.best_epoch = None, None
+        state = read_best(self.path)
+        self.best, self.best_epoch = (state["value"], state["epoch"]) if state else (None, None)
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -287,14 +306,14 @@ class ResumedCounters(keras.callbacks.Callback):
         if not getattr(callback, "restore_best_weights", False) or self.best_model_path is None:
             return
         callback.best_weights = None  # unknown unless the checkpoint holds the same epoch
-        try:
-            with open(self.best_model_path + ".best.json", encoding="utf-8") as handle:
-                same_epoch = json.load(handle)["epoch"] == callback.best_epoch
-            if same_epoch:
-                import kerascnn.layers  # noqa: F401,PLC0415 - registers kerascnn's layers for loading
+        state = read_best(self.best_model_path)
+        if state is None or state["epoch"] != callback.best_epoch:
+            return
+        import kerascnn.layers  # noqa: F401,PLC0415 - registers kerascnn's layers for loading
 
-                callback.best_weights = keras.models.load_model(self.best_model_path, compile=False).get_weights()
-        except (OSError, ValueError, KeyError, TypeError):
+        try:
+            callback.best_weights = keras.models.load_model(self.best_model_path, compile=False).get_weights()
+        except (OSError, ValueError):
             pass
 
 

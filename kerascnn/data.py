@@ -37,6 +37,7 @@ Examples:
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -316,6 +317,9 @@ def _check_arrays(x, y, what):
 
 
 def _npz(path):
+    if not zipfile.is_zipfile(path):  # np.load would answer with a hint about pickles
+        raise ValueError(f"--data {path!r} is not an .npz archive (numpy.savez writes one, with arrays x_train, "
+                         "y_train, x_test, y_test or x, y); pass such a file, an image folder or a dataset name.")
     with np.load(path, allow_pickle=False) as archive:
         keys = set(archive.files)
         try:
@@ -387,6 +391,8 @@ def _folder(path, input_shape, validation_split, seed, limit, label_mode):
         chosen = np.sort(chosen)[:limit]
         mask = tf.constant(np.isin(index, chosen))
         subset = (dataset.enumerate().filter(lambda i, _item, mask=mask: tf.gather(mask, i))
-                  .map(lambda _i, item: item))
+                  .map(lambda _i, item: item)
+                  # a filter hides the size: without it Keras warns "ran out of data", Keras 2 counts "Unknown" steps
+                  .apply(tf.data.experimental.assert_cardinality(len(chosen))))
         setattr(data, attribute, Split(None, y[chosen], owner=data, dataset=subset))
     return data

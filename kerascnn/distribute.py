@@ -129,6 +129,27 @@ def set_mixed_precision(precision: str | None) -> str:
     return name
 
 
+@contextlib.contextmanager
+def dtype_policy_kept():
+    """Put Keras' global dtype policy back as it was on leaving the block, whatever happened inside.
+
+    :func:`setup` may set a mixed policy for one run; the caller's comes back after it.
+
+    Examples:
+        >>> from kerascnn.distribute import dtype_policy_kept, set_mixed_precision
+        >>> with dtype_policy_kept():
+        ...     set_mixed_precision("bfloat16")
+        'mixed_bfloat16'
+        >>> _policy_name()
+        'float32'
+    """
+    previous = keras.mixed_precision.global_policy()
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def _policy_name() -> str:
     return keras.mixed_precision.global_policy().name
 

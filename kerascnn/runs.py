@@ -9,7 +9,8 @@ A run directory (``runs/NAME``) holds:
 ``confusion_matrix.png``    on the test split
 ``metrics.json``            test loss/accuracy, per-class precision/recall/F1; written last
 ``model.keras``             the best model (lowest validation loss)
-``backup/``                 ``BackupAndRestore`` state while the run is unfinished
+``backup/``                 ``BackupAndRestore`` state, one folder per phase, while unfinished
+``state.json``              the phases completed so far, while the run is unfinished
 ==========================  ==========================================================
 
 Every file is written to a temporary name and renamed, so a reader (or a run killed half-way)
@@ -47,14 +48,20 @@ CONFUSION = "confusion_matrix.png"
 METRICS = "metrics.json"
 MODEL = "model.keras"
 BACKUP = "backup"
+STATE = "state.json"
 #: Every name a run directory may contain (``--overwrite`` removes only these).
 RUN_FILES = (CONFIG, HISTORY, CURVES, CONFUSION, METRICS, MODEL, MODEL + ".best.json", BACKUP, "tensorboard",
-             "state.json")
+             STATE)
+#: Extensions kept whole in temporary names (Keras looks at the full ``.weights.h5``).
+_EXTENSIONS = (".weights.h5",)
 
 
 def _temporary(path: str) -> str:
     folder, name = os.path.split(os.path.abspath(path))
     stem, extension = os.path.splitext(name)
+    for long in _EXTENSIONS:
+        if name.endswith(long):
+            stem, extension = name[:-len(long)], long
     return os.path.join(folder, f".{stem}.{os.getpid()}.tmp{extension}")
 
 
@@ -213,7 +220,7 @@ class RunDirectory:
         """Create the folder and write ``config.json`` (``recipe`` plus ``facts``) when ``fresh``."""
         os.makedirs(self.path, exist_ok=True)
         for name in os.listdir(self.path):  # temporaries of a killed earlier process (never renamed)
-            if re.fullmatch(r"\..+\.\d+\.tmp(\.\w+)?", name) and f".{os.getpid()}.tmp" not in name:
+            if re.fullmatch(r"\..+\.\d+\.tmp(\.[\w.]+)?", name) and f".{os.getpid()}.tmp" not in name:
                 with contextlib.suppress(OSError):
                     os.remove(self.file(name))
         if fresh or not self.exists:

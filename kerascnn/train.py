@@ -1,4 +1,4 @@
-"""Train, evaluate and predict with any registered model: the engine of ``kerascnn train``.
+"""Train, evaluate and predict with any registered model: the training core of ``kerascnn train`` and ``finetune``.
 
 :func:`train` builds a model, loads a dataset (:mod:`kerascnn.data`) for its input, fits it
 with the default callbacks (:mod:`kerascnn.callbacks`) and writes a run directory
@@ -6,6 +6,11 @@ with the default callbacks (:mod:`kerascnn.callbacks`) and writes a run director
 ``confusion_matrix.png``, ``metrics.json`` and the best ``model.keras``. Running the same
 call again resumes an interrupted run from its last completed epoch
 (``keras.callbacks.BackupAndRestore``), or reports a finished one.
+
+The core is :func:`run`: a :class:`Job` says how to load the data, build the model and split
+the training into :class:`Phase` objects (one for ``train``; head, then fine-tuning for
+:func:`kerascnn.transfer.fine_tune_run`); :func:`run` does the run directory, the resume of
+each phase, the callbacks and one evaluation step (``_finish``: metrics, plots).
 
 The model file is ``model.keras`` in both runtimes (tf-keras 2.21 writes the same zip
 format); load it in the runtime that wrote it (``config.json`` records which).
@@ -22,15 +27,17 @@ Example (a two-batch run on 64 digits):
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import shutil
 import time
+from typing import Callable
 
 import numpy as np
 
 from kerascnn import runs
-from kerascnn.callbacks import default_callbacks, read_history
+from kerascnn.callbacks import default_callbacks, read_best, read_history
 from kerascnn.data import SOURCES, load_data, parse_augmentation
 from kerascnn.errors import check_choice, check_fraction, check_int
 from kerascnn.heads import make_optimizer
@@ -51,7 +58,9 @@ DEFAULTS = {
     "patience": None,
     "label_smoothing": 0.0,
 }
-STATE = "state.json"
+STATE = runs.STATE
+#: In ``backup/``: the weights a finished phase hands to the next one (two-phase fine-tunes).
+PHASE_WEIGHTS = "phase.weights.h5"
 
 
 @dataclasses.dataclass
@@ -72,6 +81,21 @@ def default_out(model: str, data) -> str:
     """``runs/<model>-<data name>``: the folder a run goes to without ``out``."""
     stem = os.path.splitext(os.path.basename(os.path.normpath(os.fspath(data))))[0] if not isinstance(data, tuple) else "arrays"
     return os.path.join("runs", f"{model}-{stem or 'data'}")
+
+
+def data_name(data) -> str:
+    """What a run's recipe records for ``data``: a dataset name, an absolute path, or ``"arrays"``."""
+    if isinstance(data, tuple):
+        return "arrays"
+    if not isinstance(data, (str, os.PathLike)):
+        raise TypeError(f"data must be a dataset name, a path or an (x, y) tuple, got {type(data).__name__}.")
+    if os.fspath(data) in SOURCES:
+        return os.fspath(data)
+    if os.path.isdir(data) or (os.fspath(data).endswith(".npz") and os.path.isfile(data)):
+        return os.path.abspath(data)
+    raise ValueError(
+        f"--data {os.fspath(data)!r} is neither a dataset name nor an existing folder or .npz file; "
+        f"use one of {', '.join(SOURCES)}, a folder with one sub-folder per class, or an .npz file.")
 
 
 def make_recipe(model="lenet5", data="digits", *, epochs=None, batch_size=None, learning_rate=None,
@@ -101,21 +125,85 @@ def make_recipe(model="lenet5", data="digits", *, epochs=None, batch_size=None, 
         height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         check_int("image_size", height)
         check_int("image_size", width)
-    if isinstance(data, tuple):
-        data_name = "arrays"
-    elif not isinstance(data, (str, os.PathLike)):
-        raise TypeError(f"data must be a dataset name, a path or an (x, y) tuple, got {type(data).__name__}.")
-    elif os.fspath(data) in SOURCES:
-        data_name = os.fspath(data)
-    elif os.path.isdir(data) or (os.fspath(data).endswith(".npz") and os.path.isfile(data)):
-        data_name = os.path.abspath(data)
-    else:
-        raise ValueError(
-            f"--data {os.fspath(data)!r} is neither a dataset name nor an existing folder or .npz file; "
-            f"use one of {', '.join(SOURCES)}, a folder with one sub-folder per class, or an .npz file.")
-    return {"model": model, "data": data_name, **recipe, "learning_rate": float(recipe["learning_rate"]),
+    return {"model": model, "data": data_name(data), **recipe, "learning_rate": float(recipe["learning_rate"]),
             "input_shape": [int(height), int(width), int(channels)], "seed": seed, "limit": limit,
             "label_mode": label_mode}
+
+
+@dataclasses.dataclass
+class Phase:
+    """One ``fit`` call of a run: its name, its epochs, and what it does to the model first.
+
+    ``prepare(model)`` freezes, unfreezes and compiles (None: the model is ready as built);
+    ``report(model)`` returns facts for the phase's entry in ``metrics.json`` (what is trainable).
+    """
+
+    name: str
+    epochs: int
+    learning_rate: float | None = None
+    prepare: Callable | None = None
+    report: Callable | None = None
+
+
+class Job:
+    """What one kind of run adds to the core :func:`run`: its data, its model, its phases.
+
+    The core does the rest for every kind (``kerascnn train``, ``kerascnn finetune``): the run
+    directory, resume after a kill, callbacks, the fit of each phase, evaluation, plots, metrics.
+    """
+
+    command = "train"
+
+    def load(self, recipe):
+        """The :class:`kerascnn.data.Data` of the run."""
+        raise NotImplementedError
+
+    def build(self, recipe, dataset, steps_per_epoch: int):
+        """The model, built (and compiled, unless each phase compiles it)."""
+        raise NotImplementedError
+
+    def phases(self, recipe, net) -> list:
+        """The :class:`Phase` list; one phase of ``recipe["epochs"]`` by default."""
+        return [Phase("train", recipe["epochs"], recipe.get("learning_rate"))]
+
+    def callback_options(self, recipe) -> dict:
+        """Options of :func:`kerascnn.callbacks.default_callbacks` (patience, lr_factor)."""
+        return {}
+
+    def augment(self, recipe):
+        """The training batches' augmentation (see :mod:`kerascnn.data`)."""
+        return None
+
+    def title(self, recipe) -> str:
+        """What the run trains, for its first log line and its plots."""
+        raise NotImplementedError
+
+
+class TrainJob(Job):
+    """``kerascnn train``: a registered model, built from scratch with the run's recipe."""
+
+    def __init__(self, arrays=None):
+        self.arrays = arrays  # an (x, y) tuple given to train(), which config.json cannot hold
+
+    def load(self, recipe):
+        return load_data(self.arrays if self.arrays is not None else recipe["data"], tuple(recipe["input_shape"]),
+                         validation_split=recipe["validation_split"], seed=recipe["seed"],
+                         limit=recipe["limit"], label_mode=effective_label_mode(recipe))
+
+    def build(self, recipe, dataset, steps_per_epoch):
+        smoothing = recipe.get("label_smoothing", 0.0)
+        return build(recipe["model"], input_shape=tuple(recipe["input_shape"]), num_classes=dataset.num_classes,
+                     label_mode=effective_label_mode(recipe), optimizer=_optimizer(recipe, steps_per_epoch),
+                     loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing else None)
+
+    def callback_options(self, recipe):
+        return {"patience": recipe["patience"], "lr_factor": 0.5 if recipe["schedule"] == "plateau" else None}
+
+    def augment(self, recipe):
+        return recipe["augment"]
+
+    def title(self, recipe):
+        return f"{recipe['model']} on {os.path.basename(recipe['data'])}"
 
 
 def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=False, tensorboard=False,
@@ -136,71 +224,75 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
     ``num_processes``, ``process_id``). ``batch_size`` is the global batch, split across replicas;
     under multiworker, process 0 writes ``out`` and process N writes ``out.workerN``.
     """
-    started = time.time()
-    log = log or (lambda *_: None)
-    from kerascnn.distribute import setup, worker_out  # noqa: PLC0415
+    from kerascnn.distribute import dtype_policy_kept, setup  # noqa: PLC0415
 
-    # mixed_precision sets Keras' global dtype policy for this run only; the caller's comes back after
-    previous_policy = keras.mixed_precision.global_policy()
-    try:
+    with dtype_policy_kept():  # a mixed_precision policy holds for this run only
         # first: JAX's multi-process start must come before anything touches a JAX device
         plan = setup(distribute, coordinator=coordinator, num_processes=num_processes, process_id=process_id,
                      mixed_precision=mixed_precision, jit_compile=jit_compile)
         recipe = make_recipe(model, data, **options)
-        if resume and overwrite:
-            raise ValueError("--resume and --overwrite contradict each other; give one of them.")
-        if not plan.is_chief:
-            log = lambda *_: None  # noqa: E731 - one process reports
-        run = runs.RunDirectory(worker_out(out or default_out(model, data), plan))
-        state = run.check(recipe, resume=resume, overwrite=overwrite)
-        if state != "new":
-            recipe = run.config()["recipe"]
-        if state == "complete":
-            metrics = run.read_json(runs.METRICS)
-            log(f"{run.path} already holds a finished run (test accuracy {metrics['test_accuracy']:.2%}); "
-                "use --overwrite to train again or --out for a new run.")
-            return RunResult(run.path, state, metrics, time.time() - started)
+        return run(TrainJob(data if isinstance(data, tuple) else None), recipe, out or default_out(model, data),
+                   resume=resume, overwrite=overwrite, tensorboard=tensorboard, verbose=verbose, log=log,
+                   plan=plan, jit_compile=jit_compile)
 
-        keras.utils.set_random_seed(recipe["seed"])
-        dataset = load_data(data if isinstance(data, tuple) else recipe["data"], tuple(recipe["input_shape"]),
-                            validation_split=recipe["validation_split"], seed=recipe["seed"],
-                            limit=recipe["limit"], label_mode=effective_label_mode(recipe))
-        if recipe["batch_size"] > dataset.train.count:
-            raise ValueError(f"batch_size={recipe['batch_size']} is larger than the {dataset.train.count} "
-                             f"training images; use --batch-size {min(32, dataset.train.count)} or less.")
-        steps = -(-dataset.train.count // recipe["batch_size"])
-        smoothing = recipe.get("label_smoothing", 0.0)
-        with plan.scope():
-            net = build(recipe["model"], input_shape=tuple(recipe["input_shape"]), num_classes=dataset.num_classes,
-                        label_mode=effective_label_mode(recipe), optimizer=_optimizer(recipe, steps),
-                        loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing else None)
-        if jit_compile is not None:
-            net.jit_compile = bool(jit_compile)
-        plan.jit_compile = bool(net.jit_compile)
-        if overwrite:
-            run.clear()
-        run.create(recipe, {"runtime": describe(), "keras": NAME, "class_names": dataset.class_names,
-                            "data": dataset.describe(), "params": int(net.count_params()),
-                            "scaling": plan.describe()},
-                   fresh=state == "new")
-        log(f"kerascnn train: {recipe['model']} ({net.count_params():,} parameters) on {dataset.describe()}; "
-            f"run directory {run.path}" + (" (resuming)" if state == "resume" else ""))
 
-        if not os.path.exists(run.file(STATE)):
-            _fit(net, dataset, recipe, run, tensorboard, verbose, plan)
-            runs.atomic_write_json(run.file(STATE), {"fit_complete": True})
-        if plan.strategy == "multiworker" and IS_KERAS3:
-            keras.distribution.set_distribution(None)  # each process evaluates the whole test set locally
-        metrics = _finish(run, dataset, recipe, net, verbose)
-        metrics["seconds"] = round(time.time() - started, 2)
-        run.write_json(runs.METRICS, metrics)
-        os.remove(run.file(STATE))
-        log(f"test accuracy {metrics['test_accuracy']:.2%} (loss {metrics['test_loss']:.4f}) on "
-            f"{metrics['test_images']} test images after {metrics['epochs_run']} epochs, "
-            f"{metrics['seconds']:.0f} s; results in {run.path}/")
-        return RunResult(run.path, state, metrics, time.time() - started)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
+def run(job: Job, recipe: dict, out, *, resume=False, overwrite=False, tensorboard=False, verbose=1, log=print,
+        plan=None, jit_compile=None) -> RunResult:
+    """The training core: run ``job`` with ``recipe`` into the run directory ``out``.
+
+    A new directory starts the run; an unfinished run of the same recipe resumes (each phase
+    from its ``BackupAndRestore`` backup, so no epoch is lost or repeated); a finished one is
+    reported; a different recipe is refused unless ``resume`` (continue with the stored
+    recipe) or ``overwrite``. ``plan`` is :func:`kerascnn.distribute.setup`'s (default: one process).
+    """
+    from kerascnn.distribute import Plan, worker_out  # noqa: PLC0415
+
+    started = time.time()
+    plan = plan or Plan()
+    log = log if log is not None and plan.is_chief else (lambda *_: None)  # one process reports
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other; give one of them.")
+    directory = runs.RunDirectory(worker_out(os.fspath(out), plan))
+    state = directory.check(recipe, resume=resume, overwrite=overwrite)
+    if state != "new":
+        recipe = directory.config()["recipe"]
+    if state == "complete":
+        metrics = directory.read_json(runs.METRICS)
+        log(f"{directory.path} already holds a finished run (test accuracy {metrics['test_accuracy']:.2%}); "
+            "use --overwrite to train again or --out for a new run.")
+        return RunResult(directory.path, state, metrics, time.time() - started)
+
+    keras.utils.set_random_seed(recipe["seed"])
+    dataset = job.load(recipe)
+    if recipe["batch_size"] > dataset.train.count:
+        raise ValueError(f"batch_size={recipe['batch_size']} is larger than the {dataset.train.count} "
+                         f"training images; use --batch-size {min(32, dataset.train.count)} or less.")
+    with plan.scope():
+        net = job.build(recipe, dataset, -(-dataset.train.count // recipe["batch_size"]))
+    if jit_compile is not None:
+        net.jit_compile = bool(jit_compile)
+    plan.jit_compile = bool(net.jit_compile)
+    if overwrite:
+        directory.clear()
+    directory.create(recipe, {"runtime": describe(), "keras": NAME, "class_names": dataset.class_names,
+                              "data": dataset.describe(), "params": int(net.count_params()),
+                              "scaling": plan.describe()},
+                     fresh=state == "new")
+    log(f"kerascnn {job.command}: {job.title(recipe)} ({net.count_params():,} parameters); "
+        f"{dataset.describe()}; run directory {directory.path}" + (" (resuming)" if state == "resume" else ""))
+
+    _fit_phases(job, net, dataset, recipe, directory, tensorboard, verbose, plan)
+    if plan.strategy == "multiworker" and IS_KERAS3:
+        keras.distribution.set_distribution(None)  # each process evaluates the whole test set locally
+    metrics = _finish(directory, dataset, recipe, net, job.title(recipe))
+    metrics["seconds"] = round(time.time() - started, 2)
+    directory.write_json(runs.METRICS, metrics)
+    if os.path.exists(directory.file(runs.STATE)):
+        os.remove(directory.file(runs.STATE))
+    log(f"test accuracy {metrics['test_accuracy']:.2%} (loss {metrics['test_loss']:.4f}) on "
+        f"{metrics['test_images']} test images after {metrics['epochs_run']} epochs, "
+        f"{metrics['seconds']:.0f} s; results in {directory.path}/")
+    return RunResult(directory.path, state, metrics, time.time() - started)
 
 
 def effective_label_mode(recipe) -> str:
@@ -221,30 +313,99 @@ def _optimizer(recipe, steps_per_epoch):
     return make_optimizer(recipe["optimizer"], rate)
 
 
-def _fit(net, dataset, recipe, run, tensorboard, verbose, plan=None):
+def _completed_phases(run) -> list:
+    try:
+        return list(run.read_json(runs.STATE)["phases"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _fit_phases(job, net, dataset, recipe, run, tensorboard, verbose, plan):
+    """Fit each phase not yet completed, from its backup if a kill interrupted it."""
+    phases = job.phases(recipe, net)
+    done = _completed_phases(run)
+    if len(done) >= len(phases):
+        return
     validate = dataset.validation.count > 0
-    callbacks = default_callbacks(
-        monitor="val_loss" if validate else "loss",
-        patience=recipe["patience"],
-        lr_factor=0.5 if recipe["schedule"] == "plateau" else None,
-        csv_path=run.file(runs.HISTORY), checkpoint_path=run.file(runs.MODEL),
-        tensorboard_dir=run.file("tensorboard") if tensorboard else None,
-        backup_dir=run.file(runs.BACKUP))
-    if IS_KERAS3:
-        repair_backup(run.file(runs.BACKUP), net)
     seed, batch = recipe["seed"], recipe["batch_size"]
-    train_batches = dataset.train.batches(batch, shuffle=True, seed=seed, augment=recipe["augment"])
+    train_batches = dataset.train.batches(batch, shuffle=True, seed=seed, augment=job.augment(recipe))
     validation = dataset.validation.batches(batch) if validate else None
-    if plan is not None and plan.strategy == "multiworker" and IS_KERAS3:
+    if plan.strategy == "multiworker" and IS_KERAS3:
         # keras.distribution shards a global batch across processes only when its size is static
         if batch % plan.num_processes:
             raise ValueError(f"batch_size={batch} must be a multiple of the {plan.num_processes} processes "
                              "(it is the global batch, split evenly between them).")
         train_batches = train_batches.rebatch(batch, drop_remainder=True)
         validation = validation.rebatch(batch, drop_remainder=True) if validate else None
-    history = net.fit(train_batches, validation_data=validation, epochs=recipe["epochs"],
-                      callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks], verbose=verbose, shuffle=False)
-    _stop_if_diverged(history, run)
+    handover = os.path.join(run.file(runs.BACKUP), PHASE_WEIGHTS)
+    resumed_at = len(done)
+    for index in range(resumed_at, len(phases)):
+        phase = phases[index]
+        with plan.scope():
+            if index == resumed_at > 0:  # a new process, resuming after a finished phase
+                _load_phase_weights(net, phases[index - 1], handover)
+            if phase.prepare is not None:
+                phase.prepare(net)
+        first = done[-1]["last_epoch"] + 1 if done else 0
+        backup = os.path.join(run.file(runs.BACKUP), phase.name)
+        callbacks = default_callbacks(
+            monitor="val_loss" if validate else "loss", **job.callback_options(recipe),
+            csv_path=run.file(runs.HISTORY), checkpoint_path=run.file(runs.MODEL),
+            tensorboard_dir=run.file("tensorboard") if tensorboard else None, backup_dir=backup)
+        if IS_KERAS3:
+            repair_backup(backup, net)
+        end = PhaseEnd(run, phase, first, handover if index + 1 < len(phases) else None)
+        history = net.fit(train_batches, validation_data=validation, initial_epoch=first,
+                          epochs=first + phase.epochs, verbose=verbose, shuffle=False,
+                          callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks[:-1], end, callbacks[-1]])
+        _stop_if_diverged(history, run)
+        done = _completed_phases(run)
+        if IS_KERAS3:
+            # Keras 3 (3.0 to 3.15 at least): BackupAndRestore sets model._initial_epoch, and every
+            # later fit() of the model starts there instead of at initial_epoch; the next phase must
+            # not (tests/transfer/test_transfer_resume.py fails if this line goes or stops working)
+            net._initial_epoch = None
+
+
+def _load_phase_weights(net, previous, path):
+    """Put back the weights a finished phase ended with, in that phase's trainable state."""
+    if previous.prepare is not None:
+        previous.prepare(net)  # Keras 2 orders a partly frozen model's weights by trainability
+    if IS_KERAS3 and net.optimizer is not None and not net.optimizer.built:
+        net.optimizer.build(net.trainable_variables)
+    net.load_weights(path)
+
+
+class PhaseEnd(keras.callbacks.Callback):
+    """Record a finished phase in ``state.json`` (and, if another phase follows, its weights).
+
+    Placed just before ``BackupAndRestore``, whose ``on_train_end`` deletes the phase's backup:
+    a kill before this record resumes the phase from its backup, a kill after it goes on to the
+    next phase, so no moment loses or repeats an epoch. A phase whose last loss is not finite
+    is not recorded (it never counts as done).
+    """
+
+    def __init__(self, run, phase, first_epoch, weights_path=None):
+        super().__init__()
+        self.run, self.phase, self.first_epoch, self.weights_path = run, phase, first_epoch, weights_path
+        self.finite = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        self.finite = loss is None or bool(np.isfinite(float(np.asarray(loss))))
+
+    def on_train_end(self, logs=None):
+        if not self.finite:
+            return
+        if self.weights_path is not None:
+            os.makedirs(os.path.dirname(self.weights_path), exist_ok=True)
+            runs.atomic_save(self.weights_path, self.model.save_weights)
+        epochs = [row["epoch"] for row in read_history(self.run.file(runs.HISTORY)) if isinstance(row.get("epoch"), int)]
+        record = {"phase": self.phase.name, "first_epoch": self.first_epoch,
+                  "last_epoch": max(epochs, default=self.first_epoch - 1), "learning_rate": self.phase.learning_rate}
+        if self.phase.report is not None:
+            record.update(self.phase.report(self.model))
+        runs.atomic_write_json(self.run.file(runs.STATE), {"phases": [*_completed_phases(self.run), record]})
 
 
 def _stop_if_diverged(history, run):
@@ -253,12 +414,11 @@ def _stop_if_diverged(history, run):
     if np.isfinite(losses[-1]):
         return
     shutil.rmtree(run.file(runs.BACKUP), ignore_errors=True)  # its weights are NaN: never resume from them
-    try:
-        best = run.read_json(runs.MODEL + ".best.json")
-        kept = (f"{runs.MODEL} holds the last good model (epoch {best['epoch'] + 1}, "
-                f"{best['monitor']} {best['value']:.4f})")
-    except (OSError, ValueError, KeyError, TypeError):
-        kept = f"no epoch ended with a finite loss, so there is no {runs.MODEL}"
+    if os.path.exists(run.file(runs.STATE)):
+        os.remove(run.file(runs.STATE))
+    best = read_best(run.file(runs.MODEL))
+    kept = (f"{runs.MODEL} holds the last good model (epoch {best['epoch'] + 1}, {best['monitor']} "
+            f"{best['value']:.4f})" if best else f"no epoch ended with a finite loss, so there is no {runs.MODEL}")
     epoch = history.epoch[-1] + 1 if getattr(history, "epoch", None) else len(losses)
     raise ValueError(f"training stopped: the loss became {losses[-1]} (diverged) in epoch {epoch}; "
                      f"{kept} in {run.path}. Lower --learning-rate (or check the data for NaN values) "
@@ -300,6 +460,10 @@ def load_run_model(run: runs.RunDirectory):
     import kerascnn.layers  # noqa: F401,PLC0415 - registers kerascnn's custom layers for loading
 
     config = run.config()
+    if config.get("recipe", {}).get("provider") == "kecam":
+        from kerascnn.transfer.catalogue import KECAM  # noqa: PLC0415
+
+        importlib.import_module(KECAM)  # registers kecam's layers for loading
     path = run.file(runs.MODEL)
     if not os.path.exists(path):
         raise ValueError(f"{run.path!r} has no {runs.MODEL} yet (the run has not finished an epoch); "
@@ -314,14 +478,15 @@ def load_run_model(run: runs.RunDirectory):
         raise ValueError(f"cannot load {path}: {type(error).__name__}: {' '.join(str(error).split())[:150]}.{hint}") from None
 
 
-def _finish(run, dataset, recipe, net, verbose) -> dict:
+def _finish(run, dataset, recipe, net, title: str) -> dict:
+    """The run's one evaluation step: the best model (model.keras) on the test split, plots, metrics."""
     if os.path.exists(run.file(runs.MODEL)):
         net = load_run_model(run)
     metrics = evaluate_model(net, dataset, recipe["batch_size"])
     rows = read_history(run.file(runs.HISTORY))
     from kerascnn.plots import save_confusion_matrix, save_curves  # noqa: PLC0415 - matplotlib on use
 
-    save_curves(rows, run.file(runs.CURVES), title=f"{recipe['model']} on {os.path.basename(recipe['data'])}")
+    save_curves(rows, run.file(runs.CURVES), title=title)
     save_confusion_matrix(dataset.test.y, metrics.pop("predictions"), run.file(runs.CONFUSION),
                           class_names=dataset.class_names)
     best = None
@@ -329,7 +494,8 @@ def _finish(run, dataset, recipe, net, verbose) -> dict:
     if rows:
         best = min(rows, key=lambda row: row.get(monitor) if row.get(monitor) is not None else np.inf)["epoch"]
     shutil.rmtree(run.file(runs.BACKUP), ignore_errors=True)
-    return {**metrics, "epochs_run": len(rows), "best_epoch": best, "runtime": describe()}
+    return {**metrics, "epochs_run": len(rows), "best_epoch": best, "phases": _completed_phases(run),
+            "runtime": describe()}
 
 
 def evaluate_model(net, dataset, batch_size: int = 64) -> dict:

@@ -1,13 +1,29 @@
-"""Test-suite wiring: runtime selection by marker, and no network.
+"""Test-suite wiring: tiers and runtime selection by marker, and no network.
 
-The suite runs once per runtime (see tests/run_all.sh). Tests that cannot apply to the
-active runtime are *deselected* (not skipped) by their markers:
+**Tiers.** A plain ``pytest`` runs the *fast tier*, the check before each commit, in the
+default runtime: every test marked neither ``full`` nor ``slow`` (``addopts`` in
+pyproject.toml). ``tests/run_all.sh`` (the README's test command, run by ``.ci/run``) runs the
+*full tier*: every test (``-m ""``), once per runtime. Mark a test
+
+* ``full`` when it starts Python processes that import TensorFlow or trains for long:
+  SIGKILL and subprocess tests, multi-process training, notebooks, the docs build;
+* ``slow`` when it builds large models or more variants of blocks a fast test already
+  builds; for a sweep over models, ``tiers.sweep(names)`` keeps the smallest of each kind fast.
+
+Everything else stays in the fast tier, so that every module keeps a quick check (and the
+doctests, fast, run every module's examples).
+
+**Runtimes.** The full tier runs once per runtime. Tests that cannot apply to the active
+runtime are *deselected* (not skipped) by their markers:
 
 * ``keras3_only``: the feature exists only in Keras 3;
 * ``legacy_only``: needs Keras 2 (tf-keras), e.g. kecam backbones;
 * ``tensorflow_only``: needs the TensorFlow backend;
 * ``builders``: part of the subset run on the JAX backend (builders and training);
-  in the JAX run every test *without* this marker is deselected.
+  in the JAX run every test *without* this marker is deselected;
+* ``one_runtime``: exercises no runtime-specific code path (text, files, argument parsing,
+  the catalogue), so it runs in the Keras 3 / TensorFlow run only. It cannot be combined
+  with ``builders`` or ``legacy_only`` (collection fails).
 """
 
 from __future__ import annotations
@@ -26,7 +42,17 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "builders: part of the JAX-backend run (builders and training)")
 
 
+def _check_markers(item) -> None:
+    if item.get_closest_marker("one_runtime"):
+        clash = [name for name in ("builders", "legacy_only") if item.get_closest_marker(name)]
+        if clash:
+            raise pytest.UsageError(f"{item.nodeid}: marked one_runtime and {clash[0]}; a test that runs "
+                                    "in every runtime (or in Keras 2 only) is not runtime-independent.")
+
+
 def _applies(item) -> bool:
+    if item.get_closest_marker("one_runtime") and (not runtime.IS_KERAS3 or runtime.BACKEND != "tensorflow"):
+        return False
     if item.get_closest_marker("keras3_only") and not runtime.IS_KERAS3:
         return False
     if item.get_closest_marker("legacy_only") and runtime.IS_KERAS3:
@@ -39,6 +65,8 @@ def _applies(item) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        _check_markers(item)
     selected = [item for item in items if _applies(item)]
     deselected = [item for item in items if not _applies(item)]
     if deselected:
@@ -47,7 +75,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_report_header(config):
-    return f"kerascnn runtime: {runtime.describe()}"
+    tier = "fast (tests/run_all.sh runs the full one)" if config.option.markexpr == "not full and not slow" else (
+        f"-m {config.option.markexpr!r}" if config.option.markexpr else "full")
+    return f"kerascnn runtime: {runtime.describe()}; test tier: {tier}"
 
 
 _real_connect = socket.socket.connect

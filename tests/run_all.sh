@@ -1,35 +1,80 @@
 #!/usr/bin/env bash
-# Runs the test suite once per runtime, each in its own pytest process:
+# The full test tier (the README's test command; .ci/run runs it): every test, those marked
+# `full` included (-m ""), once per runtime, each runtime in its own pytest process:
 #   1. Keras 3 on TensorFlow (all tests)
-#   2. Keras 2 via tf-keras, TF_USE_LEGACY_KERAS=1 (every test that applies)
-#   3. Keras 3 on JAX, KERAS_BACKEND=jax (builders and training tests)
-# and ends with one line adding them up. Extra arguments go to every pytest run.
+#   2. Keras 2 via tf-keras, TF_USE_LEGACY_KERAS=1 (every test that applies, less `one_runtime`)
+#   3. Keras 3 on JAX, KERAS_BACKEND=jax (tests marked `builders`: builders and training)
+# A plain `pytest` is the fast tier instead (see tests/conftest.py and CONTRIBUTING.md).
+#
+# KERASCNN_TEST_JOBS (default 3): how many runtimes run at once. Most of the suite's time is
+# single-threaded Python and graph building, so on 2 cores runtimes side by side keep both
+# cores busy; with 3 (the default) no core idles while the longest runtime finishes, which
+# two slots cannot do for runtimes of about 13, 13 and 8 minutes (docs/testing.md). Each
+# runtime's output is shown when it ends; with KERASCNN_TEST_JOBS=1 it streams live. Ends
+# with one line adding the runtimes up. Extra arguments go to every pytest run.
 set -u
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2 PYTHONHASHSEED=0
 python=${PYTHON:-python}
-passed=0; failed=0; status=0
-run() {
-    local label=$1; shift
-    echo "=== runtime: $label ==="
-    local log
-    log=$(mktemp)
-    env "$@" "$python" -m pytest -p no:cacheprovider "${PYTEST_ARGS[@]}" 2>&1 | tee "$log"
-    local rc=${PIPESTATUS[0]}
-    local line
-    line=$(grep -E "[0-9]+ (passed|failed|errors?|deselected).* in [0-9.]+s" "$log" | tail -1)
-    local p f e
+jobs=${KERASCNN_TEST_JOBS:-3}
+labels=("keras3 / tensorflow" "keras2 / tf-keras" "keras3 / jax")
+runtimes=("KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=0" "KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=1"
+          "KERAS_BACKEND=jax TF_USE_LEGACY_KERAS=0")
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+started=$SECONDS
+
+run() {  # run INDEX: one runtime's pytest, its output in $logs/INDEX.log, its exit status in $logs/INDEX.rc
+    local i=$1 begin=$SECONDS
+    # shellcheck disable=SC2086 - the runtime's variables are words for env
+    env ${runtimes[$i]} "$python" -m pytest -p no:cacheprovider -m "" "${PYTEST_ARGS[@]}" > "$logs/$i.log" 2>&1
+    echo $? > "$logs/$i.rc"
+    echo $((SECONDS - begin)) > "$logs/$i.seconds"
+}
+
+show() {  # show INDEX: print a finished runtime's output and add up its counts
+    local i=$1 line p f e rc
+    if [ "$jobs" -gt 1 ]; then  # with one job, run's output was streamed already
+        echo "=== runtime: ${labels[$i]} ==="
+        cat "$logs/$i.log"
+    fi
+    rc=$(cat "$logs/$i.rc")
+    line=$(grep -E "[0-9]+ (passed|failed|errors?|deselected).* in [0-9.]+s" "$logs/$i.log" | tail -1)
     p=$(echo "$line" | grep -oE "[0-9]+ passed" | grep -oE "[0-9]+" || echo 0)
     f=$(echo "$line" | grep -oE "[0-9]+ failed" | grep -oE "[0-9]+" || echo 0)
     e=$(echo "$line" | grep -oE "[0-9]+ errors?" | grep -oE "[0-9]+" || echo 0)
-    echo "=== $label: ${p:-0} passed, ${f:-0} failed, ${e:-0} errors (pytest exit $rc) ==="
+    echo "=== ${labels[$i]}: ${p:-0} passed, ${f:-0} failed, ${e:-0} errors (pytest exit $rc, $(cat "$logs/$i.seconds")s) ==="
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0}))
     if [ "$rc" -ne 0 ]; then status=1; fi
-    rm -f "$log"
 }
+
 PYTEST_ARGS=("$@")
-run "keras3 / tensorflow" KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=0
-run "keras2 / tf-keras" KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=1
-run "keras3 / jax" KERAS_BACKEND=jax TF_USE_LEGACY_KERAS=0
-echo "total: $passed passed, $failed failed"
+passed=0; failed=0; status=0
+if [ "$jobs" -le 1 ]; then
+    for i in 0 1 2; do
+        echo "=== runtime: ${labels[$i]} ==="
+        run "$i" &
+        tail --pid=$! -n +1 -F "$logs/$i.log" 2>/dev/null
+        wait
+        show "$i"
+    done
+else
+    # the longest runtime first; each slot takes the next runtime as soon as it is free
+    declare -A running=()
+    next=0; shown=0
+    while [ "$shown" -lt 3 ]; do
+        while [ "$next" -lt 3 ] && [ "${#running[@]}" -lt "$jobs" ]; do
+            run "$next" & running[$next]=$!
+            next=$((next + 1))
+        done
+        wait -n
+        for i in "${!running[@]}"; do
+            if [ -f "$logs/$i.rc" ]; then
+                wait "${running[$i]}"; unset "running[$i]"
+                show "$i"; shown=$((shown + 1))
+            fi
+        done
+    done
+fi
+echo "total: $passed passed, $failed failed ($((SECONDS - started))s, $jobs runtimes at once)"
 exit $status

@@ -55,6 +55,7 @@ def test_matmul_script():
     assert result["numpy_gflops"] > 0 and result["tensorflow_gflops"] > 0
 
 
+@pytest.mark.full  # a benchmark script end to end: tens of seconds to minutes
 def test_inference_script():
     # one XLA contender only: compiling is the slow part
     result = script("inference").main(["--tiny", "--modes", "predict", "fold+xla"])
@@ -63,11 +64,13 @@ def test_inference_script():
     assert all(row["images_per_s"] > 0 and row["load_average"] is not None for row in result["rows"])
 
 
+@pytest.mark.full  # a benchmark script end to end: tens of seconds to minutes
 def test_training_script():
     result = script("training").main(["--tiny"])
     assert {"kerascnn", "applications"} <= {row["contender"] for row in result["rows"]}
 
 
+@pytest.mark.full  # a benchmark script end to end: tens of seconds to minutes
 def test_build_time_script():
     result = script("build_time").main(["--tiny"])
     by_model = {row["model"]: row for row in result["rows"]}
@@ -76,6 +79,7 @@ def test_build_time_script():
     assert set(result["initializers"]) == {"keras GlorotUniform", "numpy float64 uniform", "numpy float32 random"}
 
 
+@pytest.mark.full  # a benchmark script end to end: tens of seconds to minutes
 def test_memory_script():
     result = script("memory").main(["--tiny"])
     assert [row["contender"] for row in result["rows"]] == ["kerascnn", "applications"]
@@ -97,6 +101,7 @@ def test_bench_command_rejects_unknown_models(capsys):
     assert "resnet50" in capsys.readouterr().err  # the suggestion
 
 
+@pytest.mark.full  # a benchmark script end to end: tens of seconds to minutes
 def test_pipeline_script():
     result = script("pipeline").main(["--tiny"])
     assert result["batches"] == 4  # 64 images in batches of 16

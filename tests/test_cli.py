@@ -38,6 +38,7 @@ def test_unknown_model_is_one_line_exit_2(capsys):
     assert err.count("\n") == 0 and "Did you mean 'lenet5'" in err
 
 
+@pytest.mark.full
 def test_console_script_keeps_tensorflow_start_up_lines_off_stderr():
     # TensorFlow's native libraries log while loading (CUDA probe, oneDNN notice) through absl,
     # ignoring TF_CPP_MIN_LOG_LEVEL; the command drops them unless the user asked for logs.
@@ -49,6 +50,7 @@ def test_console_script_keeps_tensorflow_start_up_lines_off_stderr():
     assert "absl::InitializeLog" not in result.stderr and "I0000" not in result.stderr, result.stderr
 
 
+@pytest.mark.full
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "kerascnn.cli", "list", "--json"],
                             capture_output=True, text=True, timeout=120)

@@ -58,6 +58,7 @@ def test_evaluate_and_predict_commands(run_dir, capsys, tmp_path):
     assert line.startswith(image + ": ") and line.count("%") == 2
 
 
+@pytest.mark.full
 def test_evaluate_command_with_cached_onednn_weights_gives_the_runs_accuracy(run_dir):
     # A fresh `kerascnn evaluate` process lets oneDNN cache the weights (TF_ONEDNN_ASSUME_FROZEN_WEIGHTS):
     # the figures must still be the model's own.

@@ -10,6 +10,7 @@ import pytest
 from kerascnn import distribute, registry
 from kerascnn.commands import launch
 from kerascnn.runtime import keras
+from tiers import sweep
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def _output_dtypes(model):
 
 
 @pytest.mark.tensorflow_only
-@pytest.mark.parametrize("name", registry.list_models())
+@pytest.mark.parametrize("name", sweep(registry.list_models()))
 def test_every_builder_ends_in_float32_under_mixed_float16(name, policy):
     """The softmax of a float16 network must not be float16 (its sums underflow and saturate)."""
     distribute.set_mixed_precision("float16")

@@ -18,6 +18,8 @@ import pytest
 
 from kerascnn.commands.launch import free_ports
 
+pytestmark = pytest.mark.full  # several Python processes per test
+
 PYTHON = sys.executable
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 TRAIN = ["-m", "kerascnn.cli", "train", "lenet5", "--epochs", "2", "--limit", "96", "--batch-size", "32",

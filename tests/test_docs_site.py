@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # Built once, in the default runtime only: the site does not depend on the runtime.
-pytestmark = [pytest.mark.keras3_only, pytest.mark.tensorflow_only]
+pytestmark = [pytest.mark.full, pytest.mark.keras3_only, pytest.mark.tensorflow_only]
 
 
 def test_mkdocs_build_strict(tmp_path):

@@ -43,6 +43,7 @@ def _execute(name: str, tmp_path: Path, monkeypatch, legacy: bool):
     assert not errors, errors
 
 
+@pytest.mark.full
 @pytest.mark.keras3_only
 @pytest.mark.tensorflow_only
 @pytest.mark.parametrize("name", KERAS3)
@@ -50,6 +51,7 @@ def test_keras3_notebook_runs(name, tmp_path, monkeypatch):
     _execute(name, tmp_path, monkeypatch, legacy=False)
 
 
+@pytest.mark.full
 @pytest.mark.legacy_only
 @pytest.mark.tensorflow_only
 @pytest.mark.parametrize("name", LEGACY)

@@ -14,6 +14,7 @@ import pytest
 
 import kerascnn
 from kerascnn.runtime import keras
+from tiers import sweep
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -44,7 +45,7 @@ def predict(model, batch):
     return [np.asarray(o) for o in outputs]
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", sweep(MODELS))
 def test_model_round_trips_safely(name, tmp_path):
     kwargs = small_kwargs(name)
     model = kerascnn.build(name, **kwargs)

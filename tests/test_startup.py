@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.tensorflow_only
+pytestmark = [pytest.mark.full, pytest.mark.tensorflow_only]  # a Python process per case
 
 PROBE = """
 import os, sys

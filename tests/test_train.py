@@ -185,6 +185,7 @@ def _history_rows(path):
         return []
 
 
+@pytest.mark.full
 @pytest.mark.tensorflow_only
 def test_sigkill_mid_run_then_resume_has_every_epoch_once(tmp_path):
     out = str(tmp_path / "killed")

@@ -113,11 +113,12 @@ def run_train(args) -> int:
                    tensorboard=args.tensorboard, verbose=0 if args.quiet else 1, seed=args.seed, **options,
                    **scaling)
     if result.state == "complete":
-        _print_metrics(result.metrics)
+        print_metrics(result.metrics)
     return 0
 
 
-def _print_metrics(metrics) -> None:
+def print_metrics(metrics) -> None:
+    """The test metrics of a run as a table (``kerascnn evaluate``, a finished run)."""
     print(f"test accuracy {metrics['test_accuracy']:.2%}, loss {metrics['test_loss']:.4f} "
           f"({metrics['test_images']} images)")
     print(f"{'class':<16} {'precision':>9} {'recall':>7} {'support':>8}")
@@ -133,7 +134,7 @@ def run_evaluate(args) -> int:
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        _print_metrics(metrics)
+        print_metrics(metrics)
     return 0
 
 

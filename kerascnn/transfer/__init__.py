@@ -26,7 +26,7 @@ _EXPORTS = {
     "freeze": "freezing", "unfreeze": "freezing", "trainable_report": "freezing",
     "get_backbone": "freezing", "parse_plan": "freezing", "TrainableReport": "freezing",
     "fine_tune": "finetune", "callbacks": "finetune", "FineTuneHistory": "finetune",
-    "discriminative_optimizer": "finetune",
+    "discriminative_optimizer": "finetune", "fine_tune_run": "finetune",
     "scenario": "scenarios", "choose_scenario": "scenarios", "Scenario": "scenarios", "SCENARIOS": "scenarios",
     "WeightsError": "weights", "fetch": "weights", "load_weights": "weights", "check_loaded": "weights",
     "Preprocessing": "preprocessing",

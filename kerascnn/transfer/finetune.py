@@ -19,13 +19,18 @@ same for every optimizer whose step is proportional to the learning rate (SGD, A
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
-from kerascnn.errors import check_int
+from kerascnn.data import load_data
+from kerascnn.errors import check_fraction, check_int
 from kerascnn.heads import compile_model, make_optimizer
 from kerascnn.runtime import IS_KERAS3, keras
-from kerascnn.transfer.freezing import apply_plan, get_backbone, trainable_report
+from kerascnn.train import Job, Phase, data_name, run
+from kerascnn.transfer.backbones import backbone_info
+from kerascnn.transfer.freezing import apply_plan, get_backbone, parse_plan, trainable_report
+from kerascnn.transfer.model import build as build_model
 from kerascnn.transfer.scenarios import scenario as get_scenario
 
 
@@ -134,6 +139,48 @@ def _fit(model, train, val, epochs, initial_epoch, callbacks_list, verbose, fit_
     return model.fit(train, **arguments)
 
 
+def phases(model, head_epochs=None, epochs=None, unfreeze=None, lr=None, fine_tune_lr=None, lr_mult=None,
+           batchnorm=None, scenario=None, optimizer="adam", loss=None, metrics=None) -> list:
+    """The two phases of :func:`fine_tune` (arguments as there), as :class:`kerascnn.train.Phase`.
+
+    Each phase's ``prepare`` sets what is trainable and compiles with the phase's learning rate;
+    phases of 0 epochs are left out.
+
+    Examples:
+        >>> from kerascnn import transfer
+        >>> model = transfer.build("lenet5", num_classes=3, input_shape=(32, 32, 1), weights=None)
+        >>> [(p.name, p.epochs, p.learning_rate) for p in phases(model, head_epochs=2, epochs=3, lr=1e-3)]
+        [('head', 2, 0.001), ('fine_tune', 3, 0.0001)]
+    """
+    plan = get_scenario(scenario).fine_tune_kwargs() if scenario is not None else {}
+    head_epochs = check_int("head_epochs", head_epochs if head_epochs is not None else plan.get("head_epochs", 5), 0)
+    epochs = check_int("epochs", epochs if epochs is not None else plan.get("epochs", 10), 0)
+    unfreeze = unfreeze if unfreeze is not None else plan.get("unfreeze") or "all"
+    lr = lr if lr is not None else plan.get("lr", 1e-3)
+    fine_tune_lr = fine_tune_lr if fine_tune_lr is not None else plan.get("fine_tune_lr") or lr / 10
+    lr_mult = lr_mult if lr_mult is not None else plan.get("lr_mult", 1.0)
+    batchnorm = batchnorm if batchnorm is not None else plan.get("batchnorm", False)
+    parse_plan(unfreeze)  # a bad plan fails here, before any training
+    spec = getattr(model, "head_spec", None)
+    if spec is None and loss is None:
+        raise ValueError("loss is needed for a model not built by kerascnn.transfer.build.")
+
+    def head(net):
+        apply_plan(net, "all", batchnorm=batchnorm)
+        _compile(net, spec, optimizer, lr, loss, metrics)
+
+    def tune(net):
+        apply_plan(net, unfreeze, batchnorm=batchnorm)
+        backbone_variables = get_backbone(net).trainable_weights if lr_mult != 1.0 else []
+        _compile(net, spec, optimizer, fine_tune_lr, loss, metrics, backbone_variables, lr_mult)
+
+    def report(net):
+        return {"trainable": vars(trainable_report(net))}
+
+    return [phase for phase in (Phase("head", head_epochs, lr, head, report),
+                                Phase("fine_tune", epochs, fine_tune_lr, tune, report)) if phase.epochs]
+
+
 def fine_tune(model, train, val=None, head_epochs=None, epochs=None, unfreeze=None, lr=None,
               fine_tune_lr=None, lr_mult=None, batchnorm=None, scenario=None, callbacks=None,
               optimizer="adam", loss=None, metrics=None, verbose: int = 1, **fit_kwargs) -> FineTuneHistory:
@@ -157,34 +204,101 @@ def fine_tune(model, train, val=None, head_epochs=None, epochs=None, unfreeze=No
         fit_kwargs: more arguments of ``model.fit`` (``batch_size``, ``class_weight`` ...).
 
     Returns a :class:`FineTuneHistory` with both phases' epochs, numbered continuously.
+    :func:`fine_tune_run` does the same into a run directory that survives a kill.
     """
-    plan = get_scenario(scenario).fine_tune_kwargs() if scenario is not None else {}
-    head_epochs = check_int("head_epochs", head_epochs if head_epochs is not None else plan.get("head_epochs", 5), 0)
-    epochs = check_int("epochs", epochs if epochs is not None else plan.get("epochs", 10), 0)
-    unfreeze = unfreeze if unfreeze is not None else plan.get("unfreeze") or "all"
-    lr = lr if lr is not None else plan.get("lr", 1e-3)
-    fine_tune_lr = fine_tune_lr if fine_tune_lr is not None else plan.get("fine_tune_lr") or lr / 10
-    lr_mult = lr_mult if lr_mult is not None else plan.get("lr_mult", 1.0)
-    batchnorm = batchnorm if batchnorm is not None else plan.get("batchnorm", False)
-    spec = getattr(model, "head_spec", None)
-    if spec is None and loss is None:
-        raise ValueError("loss is needed for a model not built by kerascnn.transfer.build.")
     callbacks_list = list(callbacks) if callbacks is not None else _default_callbacks()
     result = FineTuneHistory()
     done = 0
-    if head_epochs:
-        apply_plan(model, "all", batchnorm=batchnorm)
-        _compile(model, spec, optimizer, lr, loss, metrics)
-        history = _fit(model, train, val, head_epochs, 0, callbacks_list, verbose, fit_kwargs)
-        result.add("head", history, lr, trainable_report(model))
-        done = len(history.epoch)
-    if epochs:
-        apply_plan(model, unfreeze, batchnorm=batchnorm)
-        backbone_variables = get_backbone(model).trainable_weights if lr_mult != 1.0 else []
-        _compile(model, spec, optimizer, fine_tune_lr, loss, metrics, backbone_variables, lr_mult)
-        history = _fit(model, train, val, done + epochs, done, callbacks_list, verbose, fit_kwargs)
-        result.add("fine_tune", history, fine_tune_lr, trainable_report(model))
+    for phase in phases(model, head_epochs, epochs, unfreeze, lr, fine_tune_lr, lr_mult, batchnorm, scenario,
+                        optimizer, loss, metrics):
+        phase.prepare(model)
+        history = _fit(model, train, val, done + phase.epochs, done, callbacks_list, verbose, fit_kwargs)
+        result.add(phase.name, history, phase.learning_rate, trainable_report(model))
+        done += len(history.epoch)
     return result
+
+
+#: ``fine_tune_run``'s options and defaults (``kerascnn finetune``'s flags); None = the scenario's or fine_tune's.
+RUN_DEFAULTS = {"image_size": None, "weights": "imagenet", "freeze": None, "scenario": None, "head_epochs": None,
+                "epochs": None, "lr": None, "fine_tune_lr": None, "lr_mult": None, "batch_size": 16,
+                "dropout": 0.3, "validation_split": 0.2, "patience": 7, "limit": None, "seed": 0}
+
+
+def fine_tune_run(backbone, data, *, out=None, resume=False, overwrite=False, verbose=1, log=print, **options):
+    """:func:`fine_tune` a new head on ``backbone`` with ``data``, into a run directory (``kerascnn finetune``).
+
+    The training core of :func:`kerascnn.train.train` runs it: ``out`` receives ``config.json``,
+    ``history.csv``, ``curves.png``, ``confusion_matrix.png``, ``metrics.json`` (with each
+    phase's epochs, learning rate and trainable report) and the best ``model.keras``. The same
+    call again resumes a killed run in the phase, epoch and learning rate where it stopped,
+    or reports a finished one; a different configuration is refused unless ``resume`` (keep
+    the stored one) or ``overwrite``. ``options`` and their defaults: :data:`RUN_DEFAULTS`
+    (``weights="none"`` for random weights; ``freeze`` is :func:`fine_tune`'s ``unfreeze``).
+    Images stay 0-255: the backbone's own preprocessing is inside the model.
+
+    Example (a two-epoch run on generated images):
+        >>> import tempfile
+        >>> from kerascnn.data import load_data
+        >>> folder = tempfile.mkdtemp()
+        >>> result = fine_tune_run("lenet5", "digits", out=folder + "/run", weights="none", image_size=32,
+        ...                        head_epochs=1, epochs=1, limit=32, verbose=0, log=None)
+        >>> [phase["phase"] for phase in result.metrics["phases"]]
+        ['head', 'fine_tune']
+    """
+    unknown = sorted(set(options) - set(RUN_DEFAULTS))
+    if unknown:
+        raise TypeError(f"fine_tune_run() got unknown options {', '.join(unknown)}; accepted: "
+                        f"{', '.join(RUN_DEFAULTS)}.")
+    recipe = _run_recipe(backbone, data, {key: value if options.get(key) is None else options[key]
+                                          for key, value in RUN_DEFAULTS.items()})
+    base = os.path.basename(os.path.normpath(os.fspath(data)))
+    out = out or os.path.join("runs", f"finetune-{recipe['backbone']}-{base}")
+    return run(FineTuneJob(), recipe, out, resume=resume, overwrite=overwrite, verbose=verbose, log=log)
+
+
+def _run_recipe(backbone, data, options) -> dict:
+    info = backbone_info(backbone)
+    size = options["image_size"] or info.input_shape[0]
+    check_int("image_size", size)
+    check_int("batch_size", options["batch_size"])
+    check_int("seed", options["seed"], minimum=0)
+    check_int("limit", options["limit"], allow_none=True)
+    check_int("patience", options["patience"], minimum=1, allow_none=True)
+    check_fraction("validation_split", options["validation_split"], 0.0, 0.9, inclusive_high=True)
+    if options["freeze"] is not None:
+        parse_plan(options["freeze"])
+    if options["scenario"] is not None:
+        get_scenario(options["scenario"])
+    return {"backbone": info.name, "provider": info.provider, **options, "image_size": size,
+            "input_shape": [size, size, 3], "data": data_name(data)}
+
+
+class FineTuneJob(Job):
+    """``kerascnn finetune`` for the training core: a backbone, a new head, two phases."""
+
+    command = "finetune"
+
+    def load(self, recipe):
+        data = load_data(recipe["data"], tuple(recipe["input_shape"]), validation_split=recipe["validation_split"],
+                         seed=recipe["seed"], limit=recipe["limit"])
+        data.scale = 1.0  # raw 0-255 pixels: the backbone's own preprocessing is inside the model
+        return data
+
+    def build(self, recipe, dataset, steps_per_epoch):
+        weights = None if str(recipe["weights"]).lower() == "none" else recipe["weights"]
+        classes = dataset.num_classes
+        return build_model(recipe["backbone"], num_classes=1 if classes == 2 else classes,
+                     input_shape=tuple(recipe["input_shape"]), weights=weights, dropout=recipe["dropout"])
+
+    def phases(self, recipe, net):
+        return phases(net, recipe["head_epochs"], recipe["epochs"], recipe["freeze"], recipe["lr"],
+                      recipe["fine_tune_lr"], recipe["lr_mult"], scenario=recipe["scenario"])
+
+    def callback_options(self, recipe):
+        return {"patience": recipe["patience"]}
+
+    def title(self, recipe):
+        return f"{recipe['backbone']} ({recipe['provider']}) on {os.path.basename(recipe['data'])}"
 
 
 def _compile(model, spec, optimizer, learning_rate, loss, metrics, scaled=(), lr_mult=1.0):

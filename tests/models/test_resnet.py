@@ -16,6 +16,7 @@ import kerascnn
 from kerascnn.errors import WeightsDownloadError, WeightsNotAvailable
 from kerascnn.runtime import keras
 from kerascnn.weights import copy_weights_by_name
+from tiers import sweep
 
 # Builder tests also run on JAX, where every new weight shape and every new input size costs
 # a compilation: forward passes there all use SMALL; the forward passes at other sizes run in
@@ -89,7 +90,7 @@ NAMES = [f"{prefix}resnet{depth}" for prefix in ("", "se_") for depth in STAGES]
 
 
 @builders
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sweep(NAMES, keep=("resnet50",), every_runtime=True))  # 50: the first bottleneck
 def test_counts_layout_and_forward_pass(name):
     depth = int(name.rsplit("resnet", 1)[1])
     se = name.startswith("se_")
