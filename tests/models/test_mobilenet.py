@@ -16,6 +16,7 @@ from kerascnn import analysis
 from kerascnn.models.mobilenet import make_divisible
 from kerascnn.runtime import keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
+from kerascnn.weights import copy_weights_by_name
 from tests.models.zoo_helpers import (
     answer_applications, assert_same_model, batch, collapses, counts, fill_random, infer, zero_init)
 
@@ -258,3 +259,15 @@ def test_imagenet_download_failure_raises(monkeypatch):
 def test_imagenet_arguments_are_checked_before_building(name, kwargs, message):
     with pytest.raises(ValueError, match=message):
         kerascnn.build(name, weights="imagenet", **kwargs)
+
+
+@pytest.mark.parametrize("shape", [(37, 90, 3), (33, 33, 3)])
+def test_v2_same_padding_equals_keras_applications_explicit_padding(shape):
+    """kerascnn pads stride-2 layers "same" where keras.applications adds ZeroPadding2D layers
+    computed from the input size: the outputs agree at odd and non-square sizes too."""
+    with zero_init():
+        source = keras.applications.MobileNetV2(weights=None, alpha=0.35, include_top=False, input_shape=shape)
+        model = kerascnn.mobilenet_v2(alpha=0.35, input_shape=shape, include_top=False)
+    copy_weights_by_name(fill_random(source, seed=8), model)
+    assert len(model.layers) == len(source.layers) - 4  # block_1/3/6/13_pad
+    assert_same_model(source, model, batch(shape, seed=3))
