@@ -3,7 +3,8 @@
 :func:`train` builds a model, loads a dataset (:mod:`kerascnn.data`) for its input, fits it
 with the default callbacks (:mod:`kerascnn.callbacks`) and writes a run directory
 (:mod:`kerascnn.runs`): ``config.json``, ``history.csv``, ``curves.png``,
-``confusion_matrix.png``, ``metrics.json`` and the best ``model.keras``. Running the same
+``confusion_matrix.png``, ``misclassified.png`` (two classes: ``roc.png``, ``pr.png``;
+:mod:`kerascnn.reports`), ``metrics.json`` and the best ``model.keras``. Running the same
 call again resumes an interrupted run from its last completed epoch
 (``keras.callbacks.BackupAndRestore``), or reports a finished one.
 
@@ -320,10 +321,12 @@ def _finish(run, dataset, recipe, net, verbose) -> dict:
     metrics = evaluate_model(net, dataset, recipe["batch_size"])
     rows = read_history(run.file(runs.HISTORY))
     from kerascnn.plots import save_confusion_matrix, save_curves  # noqa: PLC0415 - matplotlib on use
+    from kerascnn.reports import report_run  # noqa: PLC0415
 
     save_curves(rows, run.file(runs.CURVES), title=f"{recipe['model']} on {os.path.basename(recipe['data'])}")
     save_confusion_matrix(dataset.test.y, metrics.pop("predictions"), run.file(runs.CONFUSION),
                           class_names=dataset.class_names)
+    metrics.update(report_run(run.path, net, dataset.test, dataset.class_names, recipe["batch_size"]))
     best = None
     monitor = "val_loss" if rows and "val_loss" in rows[0] else "loss"
     if rows:

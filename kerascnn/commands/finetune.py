@@ -97,6 +97,7 @@ def _finetune(args) -> int:
     from kerascnn.callbacks import default_callbacks  # noqa: PLC0415
     from kerascnn.data import load_data  # noqa: PLC0415
     from kerascnn.plots import save_confusion_matrix, save_curves  # noqa: PLC0415
+    from kerascnn.reports import report_run  # noqa: PLC0415
     from kerascnn.runtime import NAME, describe, keras  # noqa: PLC0415
     from kerascnn.train import evaluate_model  # noqa: PLC0415
 
@@ -137,6 +138,7 @@ def _finetune(args) -> int:
     save_curves(history.history, run.file(runs.CURVES), title=f"{info.name} on {base_name}")
     save_confusion_matrix(data.test.y, metrics.pop("predictions"), run.file(runs.CONFUSION),
                           class_names=data.class_names)
+    metrics.update(report_run(run.path, model, data.test, data.class_names, batch))
     monitor = history.history.get("val_loss") or history.history.get("loss") or [0.0]
     metrics.update(
         epochs_run=len(history.epoch), best_epoch=int(min(range(len(monitor)), key=monitor.__getitem__)),
