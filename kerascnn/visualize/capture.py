@@ -119,8 +119,8 @@ def find_layer(model, name):
     for path, layer in everything:
         if path.rsplit("/", 1)[-1] == name:
             return layer
-    raise ValueError(f"layer {name!r} is not in model {model.name!r}; closest names: "
-                     f"{', '.join(closest(name, [path for path, _ in everything])) or 'none'}.")
+    near = closest(name, [path for path, _ in everything]) or [path for path, _ in everything if "/" not in path][-5:]
+    raise ValueError(f"layer {name!r} is not in model {model.name!r}; layers there include {', '.join(near)}.")
 
 
 def _all_layers(model, prefix=""):
@@ -151,20 +151,21 @@ def intercepted(layers, hook):
 
 @contextlib.contextmanager
 def scores_before_activation(model):
-    """Within the block, the output layer's softmax/sigmoid is skipped: the model gives scores.
+    """Within the block the output layer's softmax/sigmoid is skipped; yields its name (or None).
 
-    Grad-CAM differentiates the class score before the softmax (Selvaraju et al. 2017, sec. 3).
+    Grad-CAM differentiates class scores before the output activation (Selvaraju et al. 2017).
     """
     layer = model.layers[-1]
     while is_model(layer):
         layer = layer.layers[-1]
     activation = getattr(layer, "activation", None)
-    if getattr(activation, "__name__", None) not in ("softmax", "sigmoid"):
-        yield False
+    name = getattr(activation, "__name__", None)
+    if name not in ("softmax", "sigmoid"):
+        yield None
         return
     object.__setattr__(layer, "activation", keras.activations.linear)
     try:
-        yield True
+        yield name
     finally:
         object.__setattr__(layer, "activation", activation)
 

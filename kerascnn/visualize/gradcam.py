@@ -2,9 +2,12 @@
 
 For class ``c`` and the maps ``A_k`` of a convolutional layer (default: the last map before
 the head, found through a nested backbone), each channel gets the weight
-``alpha_k = mean over (i, j) of d y_c / d A_k[i, j]``, where ``y_c`` is the class score before
-the softmax; the heatmap is ``ReLU(sum_k alpha_k A_k)``, resized to the image and scaled to
-[0, 1]. For a one-unit sigmoid head, class 1's score is the logit ``z`` and class 0's is ``-z``.
+``alpha_k = mean over (i, j) of d s_c / d A_k[i, j]``; the heatmap is
+``ReLU(sum_k alpha_k A_k)``, resized to the image and scaled to [0, 1].
+
+The score ``s_c`` is ``y_c``, the class's score before the softmax, as in the paper (the
+output layer's softmax is skipped while the gradient is taken). For a one-unit sigmoid head,
+class 1's score is the logit ``z`` and class 0's is ``-z``.
 
 The gradient with respect to ``A`` is taken as the gradient with respect to a zero
 perturbation added to the layer's output (:func:`kerascnn.visualize.capture.intercepted`),
@@ -135,6 +138,17 @@ def overlay(image, heatmap, alpha: float = 0.45, colormap: str = "jet") -> np.nd
         heat = _resize(heat, base.shape[:2])
     coloured = colormaps[colormap](np.clip(heat, 0.0, 1.0))[..., :3]
     return np.clip((1.0 - alpha) * base + alpha * coloured, 0.0, 1.0)
+
+
+def colour_scale(figure, axes, colormap: str = "jet"):
+    """A colour bar beside ``axes`` that reads an :func:`overlay`: 0 = no evidence, 1 = the peak."""
+    from matplotlib import cm, colors  # noqa: PLC0415
+
+    mappable = cm.ScalarMappable(norm=colors.Normalize(0, 1), cmap=colormap)
+    bar = figure.colorbar(mappable, ax=axes, fraction=0.046, pad=0.03, ticks=[0, 0.5, 1])
+    bar.ax.tick_params(labelsize=7)
+    bar.set_label("Grad-CAM", fontsize=8)
+    return bar
 
 
 def display_image(image) -> np.ndarray:
