@@ -32,7 +32,7 @@ import numpy as np
 
 from kerascnn import runs
 from kerascnn.callbacks import default_callbacks, read_history
-from kerascnn.data import SOURCES, load_data, parse_augmentation
+from kerascnn.data import SOURCES, load_data, parse_augmentation, read_images
 from kerascnn.errors import check_choice, check_fraction, check_int
 from kerascnn.heads import make_optimizer
 from kerascnn.registry import build, model_card
@@ -382,18 +382,9 @@ def predict(run_path, images, *, top_k: int = 3) -> list:
     config = run.config()
     names = config.get("class_names") or []
     height, width, channels = config["recipe"]["input_shape"]
-    batch = []
-    for path in images:
-        if not os.path.isfile(path):
-            raise ValueError(f"image {path!r} does not exist.")
-        try:
-            image = keras.utils.load_img(path, color_mode="grayscale" if channels == 1 else "rgb",
-                                         target_size=(height, width), interpolation="bilinear")
-        except Exception as error:  # noqa: BLE001 - PIL raises many types for unreadable files
-            raise ValueError(f"cannot read image {path!r}: {error}") from None
-        batch.append(keras.utils.img_to_array(image) / 255.0)
+    batch = read_images(images, (height, width, channels))
     net = load_run_model(run)
-    probabilities = np.asarray(net.predict(np.stack(batch), verbose=0))
+    probabilities = np.asarray(net.predict(batch, verbose=0))
     results = []
     for path, row in zip(images, probabilities):
         order = np.argsort(row)[::-1][:top_k]

@@ -55,28 +55,9 @@ def load_model(run_path: str):
     return load_run_model(runs.RunDirectory(run_path))
 
 
-def read_images(paths, input_shape, scale: float):
-    """The image files as one float batch for a model of ``input_shape``: resized, times ``scale``."""
-    import numpy as np  # noqa: PLC0415
-
-    from kerascnn.runtime import keras  # noqa: PLC0415
-
-    height, width, channels = input_shape
-    batch = []
-    for path in paths:
-        if not os.path.isfile(path):
-            raise ValueError(f"image {path!r} does not exist.")
-        try:
-            picture = keras.utils.load_img(path, color_mode="grayscale" if channels == 1 else "rgb",
-                                           target_size=(height, width), interpolation="bilinear")
-        except Exception as error:  # noqa: BLE001 - PIL raises many types for unreadable files
-            raise ValueError(f"cannot read image {path!r}: {' '.join(str(error).split())}") from None
-        batch.append(keras.utils.img_to_array(picture) * scale)
-    return np.stack(batch)
-
-
 def _explain(args, config) -> int:
     from kerascnn import runs, visualize  # noqa: PLC0415
+    from kerascnn.data import read_images  # noqa: PLC0415
     from kerascnn.errors import check_int  # noqa: PLC0415
     from kerascnn.visualize.capture import find_layer, last_spatial_layer  # noqa: PLC0415
 

@@ -57,29 +57,36 @@ class Stage:
 
 
 def stages(model) -> list:
-    """The model's stages in order of first appearance: one per map size (height x width), then the head.
+    """The model's stages in order: one per map size (height x width), then the head.
 
-    A padding layer joins the stage of the layer after it (its slightly larger map is no stage).
+    A padding layer joins the stage of the layer after it (its slightly larger map is no
+    stage); a side branch whose map is smaller than one that comes later (an SE block's 1x1
+    squeeze, an auxiliary classifier) joins the stage it branches from.
     """
+    layers = [(path, layer, output_shape(layer)) for path, layer in leaf_layers(model)]
+    layers = [(path, layer, shape) for path, layer, shape in layers if shape is not None]
+    areas = [shape[1] * shape[2] if len(shape) == 4 and None not in shape[1:3]
+             and type(layer).__name__ != "ZeroPadding2D" else 0 for _, layer, shape in layers]
+    later = [max(areas[index + 1:], default=0) for index in range(len(areas))]
     groups: dict = {}
-    waiting = []
-    for path, layer in leaf_layers(model):
-        shape = output_shape(layer)
-        if shape is None:
-            continue
+    waiting, key = [], None
+    for (path, layer, shape), area, biggest_after in zip(layers, areas, later):
         if type(layer).__name__ == "ZeroPadding2D":
-            waiting.append((path, layer))
+            waiting.append(layer)
             continue
-        key = f"{shape[1]}x{shape[2]}" if len(shape) == 4 else "head"
-        stage = groups.setdefault(key, Stage(key, collections.Counter(), 0, (waiting or [(path,)])[0][0], path, set()))
-        for member_path, member in [*waiting, (path, layer)]:
+        if len(shape) != 4:
+            key = "head"
+        elif key is None or area >= biggest_after:
+            key = f"{shape[1]}x{shape[2]}"
+        stage = groups.setdefault(key, Stage(key, collections.Counter(), 0, path, path, set()))
+        for member in [*waiting, layer]:
             stage.kinds[SHORT.get(type(member).__name__, type(member).__name__)] += 1
             stage.params += int(member.count_params()) if member.built else 0
-        if len(shape) == 4:
+        if len(shape) == 4 and key != "head" and area >= biggest_after:
             stage.channels.add(int(shape[3]))
         stage.last = path
         waiting = []
-    ordered = [stage for key, stage in groups.items() if key != "head"]
+    ordered = [stage for name, stage in groups.items() if name != "head"]
     return ordered + ([groups["head"]] if "head" in groups else [])
 
 

@@ -155,8 +155,8 @@ def display_image(image) -> np.ndarray:
     """An image scaled to [0, 1] for display (min to max), a single channel squeezed.
 
     Examples:
-        >>> display_image([[0, 255], [51, 102]]).round(2).tolist()
-        [[0.0, 1.0], [0.2, 0.4]]
+        >>> display_image([[0, 8], [2, 4]]).tolist()
+        [[0.0, 1.0], [0.25, 0.5]]
     """
     array = np.asarray(image, "float32")
     if array.ndim == 3 and array.shape[-1] == 1:

@@ -9,9 +9,9 @@ is evidence for both classes alike). Only the class object decides the class, an
 the network ``tests/test_visualize_heatmaps.py`` and the docs train on these images.
 
 Examples:
-    >>> images, labels, places, distractors = object_images(3, seed=0)
-    >>> images.shape, labels.tolist(), places.shape
-    ((3, 32, 32, 1), [1, 1, 0], (3, 2))
+    >>> images, labels, places, distractors = object_images(100, seed=0)
+    >>> images.shape, places.shape, sorted(set(labels.tolist()))
+    ((100, 32, 32, 1), (100, 2), [0, 1])
 """
 
 from __future__ import annotations
