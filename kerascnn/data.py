@@ -164,6 +164,15 @@ def read_images(paths, input_shape, scale: float = 1.0 / 255.0) -> np.ndarray:
     Read with ``keras.utils.load_img`` (grayscale or RGB as the model takes, bilinear resize);
     ``scale`` 1/255 gives [0, 1] as in training, 1.0 keeps 0-255 (models with their own
     preprocessing). A missing or unreadable file raises a ValueError naming it.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from PIL import Image
+        >>> path = os.path.join(tempfile.mkdtemp(), "white.png")
+        >>> Image.fromarray(np.full((8, 8), 255, "uint8")).save(path)
+        >>> batch = read_images([path], (4, 4, 3))
+        >>> batch.shape, float(batch.max())
+        ((1, 4, 4, 3), 1.0)
     """
     height, width, channels = input_shape
     batch = []
