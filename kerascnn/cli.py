@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "kerascnn.commands.train",
     "kerascnn.commands.finetune",
     "kerascnn.commands.analysis",
+    "kerascnn.commands.explain",
     "kerascnn.commands.bench",
     "kerascnn.commands.launch",
 ]

@@ -159,6 +159,36 @@ def prepare_images(images, input_shape, scale: float = 255.0):
     return images
 
 
+def read_images(paths, input_shape, scale: float = 1.0 / 255.0) -> np.ndarray:
+    """Image files as one float32 batch for a model of ``input_shape``: converted, resized, times ``scale``.
+
+    Read with ``keras.utils.load_img`` (grayscale or RGB as the model takes, bilinear resize);
+    ``scale`` 1/255 gives [0, 1] as in training, 1.0 keeps 0-255 (models with their own
+    preprocessing). A missing or unreadable file raises a ValueError naming it.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from PIL import Image
+        >>> path = os.path.join(tempfile.mkdtemp(), "white.png")
+        >>> Image.fromarray(np.full((8, 8), 255, "uint8")).save(path)
+        >>> batch = read_images([path], (4, 4, 3))
+        >>> batch.shape, float(batch.max())
+        ((1, 4, 4, 3), 1.0)
+    """
+    height, width, channels = input_shape
+    batch = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise ValueError(f"image {path!r} does not exist.")
+        try:
+            image = keras.utils.load_img(path, color_mode="grayscale" if channels == 1 else "rgb",
+                                         target_size=(height, width), interpolation="bilinear")
+        except Exception as error:  # noqa: BLE001 - PIL raises many types for unreadable files
+            raise ValueError(f"cannot read image {path!r}: {' '.join(str(error).split())}") from None
+        batch.append(keras.utils.img_to_array(image) * scale)
+    return np.stack(batch).astype("float32")
+
+
 def augmentation(spec, seed: int | None = None):
     """A ``keras.Sequential`` of random preprocessing layers, from a preset or factors.
 

@@ -7,7 +7,10 @@ A run directory (``runs/NAME``) holds:
 ``history.csv``             one row per epoch, each epoch exactly once (resume-safe)
 ``curves.png``              loss and accuracy, training vs validation
 ``confusion_matrix.png``    on the test split
-``metrics.json``            test loss/accuracy, per-class precision/recall/F1; written last
+``misclassified.png``       the worst test mistakes (:mod:`kerascnn.reports`)
+``roc.png``, ``pr.png``     two-class tasks: ROC and precision-recall curves
+``metrics.json``            test loss/accuracy, per-class precision/recall/F1 (two classes: ROC AUC,
+                            average precision); written last
 ``model.keras``             the best model (lowest validation loss)
 ``backup/``                 ``BackupAndRestore`` state, one folder per phase, while unfinished
 ``state.json``              the phases completed so far, while the run is unfinished
@@ -49,9 +52,12 @@ METRICS = "metrics.json"
 MODEL = "model.keras"
 BACKUP = "backup"
 STATE = "state.json"
+MISCLASSIFIED = "misclassified.png"
+ROC = "roc.png"
+PR = "pr.png"
 #: Every name a run directory may contain (``--overwrite`` removes only these).
 RUN_FILES = (CONFIG, HISTORY, CURVES, CONFUSION, METRICS, MODEL, MODEL + ".best.json", BACKUP, "tensorboard",
-             STATE)
+             STATE, MISCLASSIFIED, ROC, PR)
 #: Extensions kept whole in temporary names (Keras looks at the full ``.weights.h5``).
 _EXTENSIONS = (".weights.h5",)
 

@@ -3,7 +3,8 @@
 :func:`train` builds a model, loads a dataset (:mod:`kerascnn.data`) for its input, fits it
 with the default callbacks (:mod:`kerascnn.callbacks`) and writes a run directory
 (:mod:`kerascnn.runs`): ``config.json``, ``history.csv``, ``curves.png``,
-``confusion_matrix.png``, ``metrics.json`` and the best ``model.keras``. Running the same
+``confusion_matrix.png``, ``misclassified.png`` (two classes: ``roc.png``, ``pr.png``;
+:mod:`kerascnn.reports`), ``metrics.json`` and the best ``model.keras``. Running the same
 call again resumes an interrupted run from its last completed epoch
 (``keras.callbacks.BackupAndRestore``), or reports a finished one.
 
@@ -38,7 +39,7 @@ import numpy as np
 
 from kerascnn import runs
 from kerascnn.callbacks import default_callbacks, read_best, read_history
-from kerascnn.data import SOURCES, load_data, parse_augmentation
+from kerascnn.data import SOURCES, load_data, parse_augmentation, read_images
 from kerascnn.errors import check_choice, check_fraction, check_int
 from kerascnn.heads import make_optimizer
 from kerascnn.registry import build, model_card
@@ -485,10 +486,12 @@ def _finish(run, dataset, recipe, net, title: str) -> dict:
     metrics = evaluate_model(net, dataset, recipe["batch_size"])
     rows = read_history(run.file(runs.HISTORY))
     from kerascnn.plots import save_confusion_matrix, save_curves  # noqa: PLC0415 - matplotlib on use
+    from kerascnn.reports import report_run  # noqa: PLC0415
 
     save_curves(rows, run.file(runs.CURVES), title=title)
     save_confusion_matrix(dataset.test.y, metrics.pop("predictions"), run.file(runs.CONFUSION),
                           class_names=dataset.class_names)
+    metrics.update(report_run(run.path, net, dataset.test, dataset.class_names, recipe["batch_size"]))
     best = None
     monitor = "val_loss" if rows and "val_loss" in rows[0] else "loss"
     if rows:
@@ -545,18 +548,9 @@ def predict(run_path, images, *, top_k: int = 3) -> list:
     config = run.config()
     names = config.get("class_names") or []
     height, width, channels = config["recipe"]["input_shape"]
-    batch = []
-    for path in images:
-        if not os.path.isfile(path):
-            raise ValueError(f"image {path!r} does not exist.")
-        try:
-            image = keras.utils.load_img(path, color_mode="grayscale" if channels == 1 else "rgb",
-                                         target_size=(height, width), interpolation="bilinear")
-        except Exception as error:  # noqa: BLE001 - PIL raises many types for unreadable files
-            raise ValueError(f"cannot read image {path!r}: {error}") from None
-        batch.append(keras.utils.img_to_array(image) / 255.0)
+    batch = read_images(images, (height, width, channels))
     net = load_run_model(run)
-    probabilities = np.asarray(net.predict(np.stack(batch), verbose=0))
+    probabilities = np.asarray(net.predict(batch, verbose=0))
     results = []
     for path, row in zip(images, probabilities):
         order = np.argsort(row)[::-1][:top_k]

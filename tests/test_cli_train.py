@@ -37,7 +37,8 @@ def test_help_lists_train_evaluate_predict(capsys):
 
 def test_train_prints_what_happened(run_dir, capsys):
     assert sorted(os.listdir(run_dir)) == ["config.json", "confusion_matrix.png", "curves.png", "history.csv",
-                                           "metrics.json", "model.keras", "model.keras.best.json"]
+                                           "metrics.json", "misclassified.png", "model.keras",
+                                           "model.keras.best.json"]
     # the same command again reports the finished run instead of training
     assert cli.main(["train", *TINY, "--out", run_dir]) == 0
     out = capsys.readouterr().out

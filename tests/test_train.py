@@ -30,12 +30,12 @@ def test_tiny_run_writes_every_file(tiny_run):
     assert tiny_run.state == "new"
     assert sorted(os.listdir(run.path)) == sorted(
         ["config.json", "history.csv", "curves.png", "confusion_matrix.png", "metrics.json", "model.keras",
-         "model.keras.best.json"])  # no backup/, no temporary files left
+         "model.keras.best.json", "misclassified.png"])  # no backup/, no temporary files left
     config = run.config()
     assert config["recipe"]["model"] == "lenet5" and config["recipe"]["input_shape"] == [32, 32, 1]
     assert config["class_names"] == [str(i) for i in range(10)]
     assert [row["epoch"] for row in read_history(run.file("history.csv"))] == [0, 1]
-    for name in ("curves.png", "confusion_matrix.png"):
+    for name in ("curves.png", "confusion_matrix.png", "misclassified.png"):
         with open(run.file(name), "rb") as handle:
             assert handle.read(8) == PNG
     metrics = run.read_json("metrics.json")

@@ -28,7 +28,8 @@ def register(subparsers) -> None:
         "finetune", help="fine-tune a pretrained backbone (DaViT_T, ResNet50, ...) on an image folder",
         description="Build BACKBONE with a new head (pretrained weights, preprocessing inside the model), train "
                     "the head with the backbone frozen, then fine-tune with the --freeze plan at a lower learning "
-                    "rate. Writes OUT/: config.json, history.csv, curves.png, confusion_matrix.png, metrics.json "
+                    "rate. Writes OUT/: config.json, history.csv, curves.png, confusion_matrix.png, "
+                    "misclassified.png (two classes: roc.png, pr.png), metrics.json "
                     "and the best model.keras. Running the same command again resumes an interrupted run, in the "
                     "phase and epoch where it stopped. kecam backbones run on Keras 2 (TF_USE_LEGACY_KERAS=1 is set "
                     "automatically). See docs/transfer.md.")

@@ -16,7 +16,8 @@ def register(subparsers) -> None:
     train = subparsers.add_parser(
         "train", help="train a model (LeNet-5 on the embedded digits by default) into a run directory",
         description="Train a registered model and write runs/NAME: config.json, history.csv, curves.png, "
-                    "confusion_matrix.png, metrics.json and the best model.keras. Running the same command "
+                    "confusion_matrix.png, misclassified.png (two classes: roc.png, pr.png), "
+                    "metrics.json and the best model.keras. Running the same command "
                     "again resumes an interrupted run. Flags left out take the default recipe "
                     "(see docs/training.md).",
     )

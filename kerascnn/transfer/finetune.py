@@ -26,6 +26,7 @@ import numpy as np
 from kerascnn.data import load_data
 from kerascnn.errors import check_fraction, check_int
 from kerascnn.heads import compile_model, make_optimizer
+from kerascnn._keras_internals import variable_key
 from kerascnn.runtime import IS_KERAS3, keras
 from kerascnn.train import Job, Phase, data_name, run
 from kerascnn.transfer.backbones import backbone_info
@@ -72,7 +73,7 @@ def discriminative_optimizer(optimizer, variables, lr_mult: float):
             except (AttributeError, ValueError):
                 pass
         elif not IS_KERAS3:
-            keys.add(getattr(variable, "_unique_id", id(variable)))
+            keys.add(variable_key(variable))
 
     if IS_KERAS3:
         def update_step(self, gradient, variable, learning_rate):
@@ -81,7 +82,7 @@ def discriminative_optimizer(optimizer, variables, lr_mult: float):
             return base.update_step(self, gradient, variable, learning_rate)
     else:
         def update_step(self, gradient, variable):
-            key = getattr(variable, "_unique_id", id(variable))
+            key = variable_key(variable)
             if key not in self._scaled_keys or self.lr_mult == 1.0:
                 return base.update_step(self, gradient, variable)
             import tensorflow as tf  # noqa: PLC0415
