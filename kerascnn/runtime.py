@@ -60,6 +60,9 @@ if _legacy_requested():
         power=_tf.pow,
         cast=_tf.cast,
         concatenate=lambda xs, axis=-1: _tf.concat(xs, axis=axis),
+        reshape=_tf.reshape,
+        matmul=_tf.linalg.matmul,
+        split=lambda x, parts, axis=0: _tf.split(x, parts, axis=axis),
     )
 else:
     NAME = "keras3"

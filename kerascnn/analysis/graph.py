@@ -61,7 +61,15 @@ def canonical(name: str) -> str:
 
 
 def kind_of(layer) -> str:
-    """The canonical name of what ``layer`` computes (the TF function for ``TFOpLambda``)."""
+    """The canonical name of what ``layer`` computes (the TF function for ``TFOpLambda``).
+
+    A custom layer that computes a known kind declares it in a class attribute
+    ``analysis_kind`` (kerascnn's ``BatchReshape`` is a ``"reshape"``), so that every
+    analysis treats it as that kind.
+    """
+    declared = getattr(type(layer), "analysis_kind", None)
+    if declared:
+        return canonical(declared)
     if type(layer).__name__ in ("TFOpLambda", "SlicingOpLambda"):
         config = layer.get_config()
         return canonical(config.get("function", "lambda"))

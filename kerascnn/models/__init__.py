@@ -1,6 +1,7 @@
 """The model zoo: one module per family. Importing this package registers every builder."""
 
 from kerascnn.models.alexnet import alexnet, alexnet_mini, zfnet
+from kerascnn.models.davit import davit_b, davit_s, davit_t
 from kerascnn.models.googlenet import googlenet, googlenet_inference_model
 from kerascnn.models.lenet import lenet5
 from kerascnn.models.resnet import (
@@ -16,5 +17,6 @@ __all__ = [
     "se_resnet18", "se_resnet34", "se_resnet50", "se_resnet101", "se_resnet152",
     "lenet5",
     "alexnet", "alexnet_mini", "zfnet",
+    "davit_t", "davit_s", "davit_b",
     "mnist_cnn", "mnist_cnn_5x5",
     "vgg11", "vgg13", "vgg16", "vgg19"]
