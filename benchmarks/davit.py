@@ -77,7 +77,7 @@ def worker(contender: str, size: int, batch: int, steps: int, warmup: int) -> di
         seconds = []
         for _ in range(steps):
             start = time.perf_counter()
-            np.asarray(call() if label == "inference" else call())
+            np.asarray(call())
             seconds.append(time.perf_counter() - start)
         result[f"{label}_images_per_s"] = batch / statistics.median(seconds)
     result["load"] = bench.load_average()
@@ -126,7 +126,7 @@ def drive(args) -> dict:
     return data
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=list(CONTENDERS))
     parser.add_argument("--size", type=int, default=224)
@@ -141,11 +141,11 @@ def main(argv=None) -> int:
     if args.tiny:
         args.size, args.batch, args.steps, args.warmup, args.rounds = 64, 2, 2, 1, 1
     if args.worker:
-        print(json.dumps(worker(args.worker, args.size, args.batch, args.steps, args.warmup)), flush=True)
-        return 0
-    drive(args)
-    return 0
+        result = worker(args.worker, args.size, args.batch, args.steps, args.warmup)
+        print(json.dumps(result), flush=True)
+        return result
+    return drive(args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

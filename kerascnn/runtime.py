@@ -84,7 +84,7 @@ def require_legacy(feature: str) -> None:
         >>> from kerascnn import runtime
         >>> if runtime.NAME == "keras3":
         ...     try:
-        ...         runtime.require_legacy("DaViT backbones")
+        ...         runtime.require_legacy("kecam backbones")
         ...     except runtime.RuntimeMismatchError as error:
         ...         "TF_USE_LEGACY_KERAS=1" in str(error)
         ... else:
