@@ -9,7 +9,11 @@ medians over rounds. Contenders:
 * ``native-jax``: the same on Keras 3, JAX backend (``KERAS_BACKEND=jax``);
 * ``kecam``: keras-cv-attention-models' ``DaViT_T`` on Keras 2 (``TF_USE_LEGACY_KERAS=1``);
 * ``native-keras2``: ``kerascnn.davit_t`` on Keras 2 too: the same TensorFlow graph engine as
-  kecam's, so it separates "our layers" from "Keras 3" when native-tf and kecam differ.
+  kecam's, so it separates "our layers" from "Keras 3" when native-tf and kecam differ;
+* ``layernorm-keras3`` / ``layernorm-keras2`` (not run by default): a probe, 12 LayerNorm
+  layers on a stage-1 feature map (``size / 4`` square, 96 channels) and a 1000-class head, in
+  each runtime: Keras 3 computes LayerNorm from ``moments`` and element-wise ops, Keras 2 with
+  TensorFlow's fused batch-norm kernel.
 
 Each process builds its model (random weights, 1000 classes, ``--size`` square input), times
 ``--steps`` calls of ``train_on_batch`` (SGD with momentum, sparse cross-entropy) and of
@@ -22,6 +26,7 @@ Usage::
     python benchmarks/davit.py                               # batch 16, 224x224, 3 rounds
     python benchmarks/davit.py --rounds 2 --steps 5 --batch 8
     python benchmarks/davit.py --contenders native-tf kecam --json davit.json
+    python benchmarks/davit.py --contenders layernorm-keras3 layernorm-keras2 --batch 16
     python benchmarks/davit.py --tiny                        # smoke test (64x64, batch 2, 1 round)
 """
 
@@ -42,11 +47,23 @@ CONTENDERS = {
     "native-jax": {"KERAS_BACKEND": "jax", "TF_USE_LEGACY_KERAS": "0"},
     "kecam": {"TF_USE_LEGACY_KERAS": "1"},
     "native-keras2": {"TF_USE_LEGACY_KERAS": "1"},
+    "layernorm-keras3": {"KERAS_BACKEND": "tensorflow", "TF_USE_LEGACY_KERAS": "0"},
+    "layernorm-keras2": {"TF_USE_LEGACY_KERAS": "1"},
 }
+DEFAULT = ("native-tf", "native-jax", "kecam", "native-keras2")
+LEGACY = ("kecam", "native-keras2", "layernorm-keras2")
 
 
 def build(contender: str, size: int):
-    """The DaViT-T of ``contender`` in this process's runtime."""
+    """The DaViT-T of ``contender`` in this process's runtime (or the LayerNorm probe)."""
+    from kerascnn.runtime import keras  # noqa: PLC0415
+
+    if contender.startswith("layernorm"):
+        x = inputs = keras.Input((size // 4, size // 4, 96))
+        for _ in range(12):
+            x = keras.layers.LayerNormalization(epsilon=1e-5)(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, keras.layers.Dense(1000, activation="softmax")(x))
     if contender == "kecam":
         from keras_cv_attention_models import davit  # noqa: PLC0415 - Keras 2 only
 
@@ -64,7 +81,7 @@ def worker(contender: str, size: int, batch: int, steps: int, warmup: int) -> di
     from kerascnn.runtime import keras  # noqa: PLC0415
 
     model = build(contender, size)
-    images = bench.random_images(batch, (size, size, 3))
+    images = bench.random_images(batch, tuple(model.input_shape[1:]))
     labels = bench.random_labels(batch, 1000)
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy")
     result = {"contender": contender, "runtime": runtime.describe(), "batch": batch, "size": size}
@@ -86,7 +103,7 @@ def worker(contender: str, size: int, batch: int, steps: int, warmup: int) -> di
 
 def run_process(contender: str, args) -> dict:
     env = {**os.environ, **CONTENDERS[contender], "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    if contender in ("kecam", "native-keras2"):
+    if contender in LEGACY:
         env.pop("KERAS_BACKEND", None)
     command = [sys.executable, os.path.abspath(__file__), "--worker", contender, "--size", str(args.size),
                "--batch", str(args.batch), "--steps", str(args.steps), "--warmup", str(args.warmup)]
@@ -128,7 +145,7 @@ def drive(args) -> dict:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=list(CONTENDERS))
+    parser.add_argument("--contenders", nargs="+", default=list(DEFAULT), choices=list(CONTENDERS))
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--steps", type=int, default=5)
