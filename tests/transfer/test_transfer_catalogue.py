@@ -50,7 +50,7 @@ def test_keras_applications_rules():
 
 
 def test_unknown_names_suggest():
-    with pytest.raises(ValueError, match="DaViT_T"):
+    with pytest.raises(ValueError, match="davit_t"):  # the native DaViT is the nearest name
         transfer.backbone_info("DaVit_TT")
     with pytest.raises(TypeError):
         transfer.backbone_info(3)
