@@ -60,6 +60,9 @@ if _legacy_requested():
         power=_tf.pow,
         cast=_tf.cast,
         concatenate=lambda xs, axis=-1: _tf.concat(xs, axis=axis),
+        reshape=_tf.reshape,
+        matmul=_tf.linalg.matmul,
+        split=lambda x, parts, axis=0: _tf.split(x, parts, axis=axis),
     )
 else:
     NAME = "keras3"
@@ -81,7 +84,7 @@ def require_legacy(feature: str) -> None:
         >>> from kerascnn import runtime
         >>> if runtime.NAME == "keras3":
         ...     try:
-        ...         runtime.require_legacy("DaViT backbones")
+        ...         runtime.require_legacy("kecam backbones")
         ...     except runtime.RuntimeMismatchError as error:
         ...         "TF_USE_LEGACY_KERAS=1" in str(error)
         ... else:

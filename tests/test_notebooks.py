@@ -1,8 +1,8 @@
 """The notebooks run top to bottom and are stored without outputs.
 
 Each notebook is executed with nbclient in a kernel of the current interpreter
-(jupyter_client starts ``python3`` kernels with ``sys.executable``), in the runtime it
-needs: 01-04 in Keras 3 on TensorFlow, 05 in Keras 2 (kecam backbones). The kernel inherits
+(jupyter_client starts ``python3`` kernels with ``sys.executable``), in Keras 3 on
+TensorFlow (05's DaViT is kerascnn's native model: no Keras 2 needed). The kernel inherits
 this process's environment, so the runtime variables are set explicitly. Every notebook
 asserts its own figures (parameter counts by hand, output sizes, accuracies), so running
 it is the test. They are kept small (tiny epochs, small inputs, subsets).
@@ -22,14 +22,14 @@ KERAS3 = [
     "02_classic_architectures",
     "03_inception_googlenet",
     "04_resnet_se",
+    "05_transfer_learning",
 ]
-LEGACY = ["05_transfer_learning"]
 
 
-def _execute(name: str, tmp_path: Path, monkeypatch, legacy: bool):
+def _execute(name: str, tmp_path: Path, monkeypatch):
     from nbclient import NotebookClient  # noqa: PLC0415
 
-    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1" if legacy else "0")
+    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "0")
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     monkeypatch.delenv("KERASCNN_WEIGHTS", raising=False)  # 05: random weights, no download in CI
@@ -48,22 +48,14 @@ def _execute(name: str, tmp_path: Path, monkeypatch, legacy: bool):
 @pytest.mark.tensorflow_only
 @pytest.mark.parametrize("name", KERAS3)
 def test_keras3_notebook_runs(name, tmp_path, monkeypatch):
-    _execute(name, tmp_path, monkeypatch, legacy=False)
-
-
-@pytest.mark.full
-@pytest.mark.legacy_only
-@pytest.mark.tensorflow_only
-@pytest.mark.parametrize("name", LEGACY)
-def test_keras2_notebook_runs(name, tmp_path, monkeypatch):
-    _execute(name, tmp_path, monkeypatch, legacy=True)
+    _execute(name, tmp_path, monkeypatch)
 
 
 @pytest.mark.keras3_only
 @pytest.mark.tensorflow_only
 def test_notebooks_are_listed_and_stored_without_outputs():
     stored = sorted(path.stem for path in NOTEBOOKS.glob("*.ipynb"))
-    assert stored == sorted(KERAS3 + LEGACY), "a notebook is missing from the lists of this test"
+    assert stored == sorted(KERAS3), "a notebook is missing from the lists of this test"
     for name in stored:
         notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         nbformat.validate(notebook)

@@ -62,7 +62,15 @@ def canonical(name: str) -> str:
 
 
 def kind_of(layer) -> str:
-    """The canonical name of what ``layer`` computes (the TF function for ``TFOpLambda``)."""
+    """The canonical name of what ``layer`` computes (the TF function for ``TFOpLambda``).
+
+    A custom layer that computes a known kind declares it in a class attribute
+    ``analysis_kind`` (kerascnn's ``BatchReshape`` is a ``"reshape"``), so that every
+    analysis treats it as that kind.
+    """
+    declared = getattr(type(layer), "analysis_kind", None)
+    if declared:
+        return canonical(declared)
     return canonical(internals.op_lambda_function(layer) or type(layer).__name__)
 
 

@@ -17,7 +17,10 @@ Convention (the one torchvision's ``_ops`` metadata and the ResNet paper's "FLOP
 Layers that only move data (reshape, transpose, padding, cropping, concatenation,
 dropout at inference...) cost nothing. Any other layer (``Lambda``, recurrent layers,
 custom layers) is *unknown*: it is listed in :attr:`Cost.unknown` and a warning names it;
-:func:`register_counter` teaches kerascnn its cost.
+:func:`register_counter` teaches kerascnn its cost. A custom layer that computes a known kind
+says so in a class attribute ``analysis_kind`` (see :func:`kerascnn.analysis.graph.kind_of`):
+kerascnn's ``MatMul`` counts as ``matmul``, its ``BatchReshape`` as a ``reshape`` that moves
+DaViT's windows into the batch axis.
 
 Examples:
     >>> from kerascnn.runtime import keras

@@ -3,23 +3,25 @@
 ============  =====================================  ==========================================
 provider      names                                  runtime
 ============  =====================================  ==========================================
-kerascnn      the zoo (``lenet5``, ...)              any
+kerascnn      the zoo (``lenet5``, ``davit_t``, ...) any
 keras         keras.applications (``ResNet50``,      any (Keras 3 or Keras 2)
               ``EfficientNetV2B0``, ``ConvNeXtTiny``)
 kecam         keras-cv-attention-models              Keras 2 only: ``TF_USE_LEGACY_KERAS=1``
-              (``DaViT_T``, ``DaViT_S``, ``DaViT_B``)
+              (``kecam:DaViT_T``, ``FasterNetT0``)
 ============  =====================================  ==========================================
 
 A bare name is looked up in that order, exact case first; ``"kecam:EfficientNetV2B0"`` picks
-a provider. :func:`backbone` returns the un-pooled feature map model, with its preprocessing
-described on ``model.preprocessing`` and applied to arrays by ``model.preprocess_input``.
+a provider. ``DaViT_T``, ``DaViT_S`` and ``DaViT_B`` are the zoo's native DaViT (kecam's layers
+and weights, every runtime); ``kecam:DaViT_T`` is kecam's own. :func:`backbone` returns the
+un-pooled feature map model, with its preprocessing described on ``model.preprocessing`` and
+applied to arrays by ``model.preprocess_input``.
 
 Examples:
-    >>> [b.name for b in list_backbones("DaViT_[TSB]")]
-    ['DaViT_B', 'DaViT_S', 'DaViT_T']
-    >>> info = backbone_info("davit_t")
-    >>> info.provider, info.preprocessing, info.size_multiple
-    ('kecam', 'torch', 32)
+    >>> [(b.name, b.provider) for b in list_backbones("DaViT_T")]
+    [('davit_t', 'kerascnn'), ('DaViT_T', 'kecam')]
+    >>> info = backbone_info("DaViT_T")
+    >>> info.name, info.provider, info.preprocessing, info.needs_legacy
+    ('davit_t', 'kerascnn', 'torch', False)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import importlib
+import inspect
 import io
 import os
 import re
@@ -135,7 +138,7 @@ _INFO = {"kerascnn": _zoo_info, "keras": _keras_info, "kecam": _kecam_info}
 def backbone_info(name: str) -> BackboneInfo:
     """The :class:`BackboneInfo` of a backbone name (case-insensitive, optional ``provider:``)."""
     catalogues = _live_catalogues()
-    found = catalogue.match(name, catalogues)
+    found = catalogue.resolve(name, catalogues)
     if found is None:
         raise unknown_name_error("backbone", name, [n for _, names in catalogues for n in names])
     provider, canonical = found
@@ -287,11 +290,13 @@ def _build_keras(info, input_shape, weights, partial, cache_dir, mirror, kwargs)
 
 
 def _build_zoo(info, input_shape, weights, partial, cache_dir, mirror, kwargs):
-    from kerascnn.registry import build  # noqa: PLC0415
+    from kerascnn.registry import build, get_builder  # noqa: PLC0415
 
     pretrained = weights if weights in info.pretrained else None
+    accepted = inspect.signature(get_builder(info.name)).parameters
+    downloads = {k: v for k, v in (("cache_dir", cache_dir), ("mirror", mirror)) if v is not None and k in accepted}
     model = build(info.name, input_shape=input_shape, include_top=False, weights=pretrained,
-                  compile=False, **kwargs)
+                  compile=False, **downloads, **kwargs)
     report = None
     if weights is not None and pretrained is None:
         report = load_weights(model, _path_or_error(weights, info), partial, info.name)

@@ -8,10 +8,14 @@ back. keras.applications and kerascnn's zoo names are read from their source too
 names come from the registrations in ``kerascnn/models`` (the same records as
 :func:`kerascnn.list_models`; a test checks they agree).
 
+kecam models that kerascnn's zoo implements natively, with kecam's layers and weights
+(:data:`NATIVE_KECAM`), resolve to the zoo's model when named without a provider: they run in
+every runtime. ``"kecam:DaViT_T"`` still names kecam's own model, which needs Keras 2.
+
 Examples:
-    >>> provider_of("kecam:DaViT_T")
-    ('kecam', 'DaViT_T')
-    >>> needs_legacy("DaViT_T"), needs_legacy("ResNet50"), needs_legacy("lenet5")
+    >>> provider_of("kecam:DaViT_T"), provider_of("DaViT_T")
+    (('kecam', 'DaViT_T'), ('kerascnn', 'davit_t'))
+    >>> needs_legacy("kecam:DaViT_T"), needs_legacy("DaViT_T"), needs_legacy("ResNet50")
     (True, False, False)
     >>> provider_of("resnet50"), provider_of("ResNet50")
     (('kerascnn', 'resnet50'), ('keras', 'ResNet50'))
@@ -34,6 +38,8 @@ PROVIDER_ALIASES = {
     "keras": "keras", "keras.applications": "keras", "applications": "keras", "tf.keras": "keras",
     "kecam": "kecam", KECAM: "kecam",
 }
+#: kecam model -> the zoo model with the same layers, names and weights (kerascnn/models/davit.py)
+NATIVE_KECAM = {"DaViT_T": "davit_t", "DaViT_S": "davit_s", "DaViT_B": "davit_b"}
 # kecam packages that hold no ImageNet classification models (detection, language, diffusion ...)
 _NOT_CLASSIFICATION = {
     "coco", "yolov7", "yolov8", "yolox", "yolor", "efficientdet", "clip", "gpt2", "llama2",
@@ -244,16 +250,25 @@ def match(name: str, catalogues) -> tuple | None:
     return None
 
 
+def resolve(name: str, catalogues) -> tuple | None:
+    """:func:`match`, except that a kecam model named without ``kecam:`` that the zoo implements
+    natively (:data:`NATIVE_KECAM`) resolves to the zoo's model."""
+    found = match(name, catalogues)
+    if found and found[0] == "kecam" and split_provider(name)[0] is None and found[1] in NATIVE_KECAM:
+        return "kerascnn", NATIVE_KECAM[found[1]]
+    return found
+
+
 def static_catalogues() -> list:
     return [("kerascnn", zoo_names()), ("keras", keras_application_names()), ("kecam", tuple(kecam_catalogue()))]
 
 
 def provider_of(name: str) -> tuple | None:
     """``(provider, canonical name)`` of a backbone name, decided without importing Keras."""
-    return match(name, static_catalogues())
+    return resolve(name, static_catalogues())
 
 
 def needs_legacy(name: str) -> bool:
-    """True when ``name`` is a kecam backbone, which needs ``TF_USE_LEGACY_KERAS=1``."""
+    """True when ``name`` is a kecam backbone, which needs ``TF_USE_LEGACY_KERAS=1`` (DaViT does not)."""
     found = provider_of(name)
     return found is not None and found[0] == "kecam"

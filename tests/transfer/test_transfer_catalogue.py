@@ -10,18 +10,21 @@ from kerascnn.transfer.backbones import kecam_weights_files
 
 
 def test_names_resolve_across_providers_without_importing_kecam():
-    assert catalogue.provider_of("DaViT_T") == ("kecam", "DaViT_T")
-    assert catalogue.provider_of("davit_t") == ("kecam", "DaViT_T")
+    # DaViT is native in the zoo (every runtime); kecam's own model needs its prefix
+    assert catalogue.provider_of("DaViT_T") == ("kerascnn", "davit_t")
+    assert catalogue.provider_of("davit_t") == ("kerascnn", "davit_t")
+    assert catalogue.provider_of("kecam:davit_t") == ("kecam", "DaViT_T")
     assert catalogue.provider_of("ResNet50") == ("keras", "ResNet50")
     assert catalogue.provider_of("lenet5") == ("kerascnn", "lenet5")
     assert catalogue.provider_of("kecam:EfficientNetV2B0") == ("kecam", "EfficientNetV2B0")
     assert catalogue.provider_of("EfficientNetV2B0") == ("keras", "EfficientNetV2B0")  # keras first
-    assert [transfer.needs_legacy(n) for n in ("DaViT_S", "keras:ConvNeXtTiny", "lenet5")] == [True, False, False]
+    assert [transfer.needs_legacy(n) for n in ("kecam:DaViT_S", "DaViT_S", "keras:ConvNeXtTiny", "lenet5")] == [
+        True, False, False, False]
     assert catalogue.provider_of("no_such_net") is None
 
 
 def test_davit_entries_match_kecam_source():
-    infos = {b.name: b for b in transfer.list_backbones("davit_?")}
+    infos = {b.name: b for b in transfer.list_backbones("davit_?", provider="kecam")}
     assert {"DaViT_T", "DaViT_S", "DaViT_B"} <= set(infos)
     tiny = infos["DaViT_T"]
     assert (tiny.provider, tiny.preprocessing, tiny.input_shape, tiny.needs_legacy) == ("kecam", "torch", (224, 224, 3), True)
@@ -47,7 +50,7 @@ def test_keras_applications_rules():
 
 
 def test_unknown_names_suggest():
-    with pytest.raises(ValueError, match="DaViT_T"):
+    with pytest.raises(ValueError, match="davit_t"):  # the native DaViT is the nearest name
         transfer.backbone_info("DaVit_TT")
     with pytest.raises(TypeError):
         transfer.backbone_info(3)

@@ -1,4 +1,4 @@
-"""kecam backbones (Keras 2 only): DaViT-T at 280x280, freezing, and weights that load or raise.
+"""kecam backbones (Keras 2 only): kecam's own DaViT-T at 280x280, freezing, and weights that load or raise.
 
 Figures: REFERENCES.md, keras-cv-attention-models 1.4.3 (DaViT_T 28.36M with the 1000-class
 head at 224, feature map 768 channels; weights md5-checked from the GitHub releases).
@@ -21,7 +21,7 @@ SMALL_FILE = "fasternet_t0_imagenet.h5"
 
 @pytest.fixture(scope="module")
 def davit():
-    return transfer.backbone("DaViT_T", input_shape=(280, 280, 3), weights=None)
+    return transfer.backbone("kecam:DaViT_T", input_shape=(280, 280, 3), weights=None)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_freeze_by_index_name_and_fraction(davit, davit_binary):
 
 def test_imagenet_fails_loudly_offline(tmp_path):
     with pytest.raises(WeightsError) as error:
-        transfer.backbone("DaViT_T", input_shape=(280, 280, 3), weights="imagenet", cache_dir=str(tmp_path))
+        transfer.backbone("kecam:DaViT_T", input_shape=(280, 280, 3), weights="imagenet", cache_dir=str(tmp_path))
     message = str(error.value)
     assert "davit_t_imagenet.h5" in message and "weights='/path/to/davit_t_imagenet.h5'" in message
     assert str(tmp_path) in message and "random weights" in message

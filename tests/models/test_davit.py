@@ -1,0 +1,242 @@
+"""Native DaViT against keras-cv-attention-models' (kecam) DaViT, built in a Keras 2 subprocess.
+
+kecam runs only on Keras 2, so a subprocess with ``TF_USE_LEGACY_KERAS=1`` (once per module)
+builds its DaViT_T with random weights (``pretrained=None``, every weight redrawn, LayerNorm
+scales and biases included), saves them as kecam's ``.h5`` and records its outputs on a
+fixed random batch at 224x224 (1000-class logits) and at 160x256 (the feature map), its
+layer list at 280x280 and 160x256, its parameter counts (T, S, B, with and without the
+head) and the MACs kerascnn.analysis counts on it. The native model loads that file by layer
+name, in the runtime of the test run, and must give the same numbers.
+
+Tolerance: the two runtimes compute the same float32 operations in other kernels and orders
+(LayerNorm moments, matmul blocking, oneDNN vs Eigen), so outputs agree to rounding, not
+bit for bit: ``rtol=1e-4`` with an absolute floor of 1e-4 of the largest output.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import kerascnn
+from kerascnn.models import davit
+from kerascnn.runtime import keras
+from tests.models.zoo_helpers import zero_init
+
+builders = pytest.mark.builders
+SQUARE, OBLONG, DOCS = (224, 224, 3), (160, 256, 3), (280, 280, 3)
+VARIANTS = {"t": "DaViT_T", "s": "DaViT_S", "b": "DaViT_B"}
+
+KECAM_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from keras_cv_attention_models import davit
+    from kerascnn import analysis
+
+    out = sys.argv[1]
+    rng = np.random.default_rng(0)
+
+    def redraw(model):
+        for weight in model.weights:
+            shape = tuple(weight.shape)
+            if len(shape) > 1:
+                value = rng.uniform(-1, 1, shape) * np.sqrt(3.0 / np.prod(shape[:-1]))
+            elif "gamma" in weight.name:
+                value = rng.uniform(0.5, 1.5, shape)
+            else:
+                value = rng.normal(0, 0.1, shape)
+            weight.assign(value.astype("float32"))
+
+    def structure(model):
+        return [[len(layer.weights), layer.name if layer.weights else ""] for layer in model.layers]
+
+    facts = {"params": {}, "structure": {}, "macs": {}}
+    square = davit.DaViT_T(input_shape=(224, 224, 3), pretrained=None, classifier_activation=None)
+    redraw(square)
+    square.save_weights(out + "/davit_t.h5")
+    batch = rng.normal(size=(2, 224, 224, 3)).astype("float32")
+    oblong_batch = rng.normal(size=(2, 160, 256, 3)).astype("float32")
+    logits = square(batch, training=False).numpy()
+    facts["macs"]["224x224"] = analysis.macs(square).total
+    del square
+    oblong = davit.DaViT_T(input_shape=(160, 256, 3), num_classes=0, pretrained=None)
+    oblong.load_weights(out + "/davit_t.h5", by_name=True, skip_mismatch=True)
+    features = oblong(oblong_batch, training=False).numpy()
+    facts["structure"]["160x256"] = structure(oblong)
+    facts["macs"]["160x256"] = analysis.macs(oblong).total
+    del oblong
+    facts["structure"]["280x280"] = structure(davit.DaViT_T(input_shape=(280, 280, 3), num_classes=0,
+                                                              pretrained=None))
+    for function in ("DaViT_T", "DaViT_S", "DaViT_B"):
+        model = getattr(davit, function)(input_shape=(64, 64, 3), pretrained=None)
+        head = model.get_layer("predictions").count_params()
+        facts["params"][function] = [model.count_params(), model.count_params() - head]
+        del model
+    np.savez(out + "/outputs.npz", batch=batch, logits=logits, oblong_batch=oblong_batch, features=features)
+    with open(out + "/facts.json", "w") as handle:
+        json.dump(facts, handle)
+""")
+
+
+@pytest.fixture(scope="module")
+def kecam(tmp_path_factory):
+    """kecam's DaViT in Keras 2: its weights file, outputs and facts (one subprocess per module)."""
+    folder = tmp_path_factory.mktemp("kecam_davit")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("KERAS_BACKEND", None)
+    done = subprocess.run([sys.executable, "-c", KECAM_SCRIPT, str(folder)], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(folder / "facts.json") as handle:
+        facts = json.load(handle)
+    return {"h5": str(folder / "davit_t.h5"), "facts": facts, **dict(np.load(folder / "outputs.npz"))}
+
+
+@pytest.fixture(scope="module")
+def square(kecam):
+    return kerascnn.davit_t(input_shape=SQUARE, classifier_activation=None, weights=kecam["h5"], compile=False)
+
+
+@pytest.fixture(scope="module")
+def oblong(kecam):
+    return kerascnn.davit_t(input_shape=OBLONG, num_classes=0, weights=kecam["h5"], compile=False)
+
+
+def _assert_close(actual, expected):
+    actual = np.asarray(actual)
+    assert actual.shape == expected.shape
+    assert np.abs(expected).max() > 1.0  # not a degenerate all-zero comparison
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def _structure(model):
+    return [[len(layer.weights), layer.name if layer.weights else ""] for layer in model.layers]
+
+
+@builders
+def test_kecam_weights_give_kecams_logits_at_224(square, kecam):
+    _assert_close(square(kecam["batch"], training=False), kecam["logits"])
+
+
+@builders
+def test_kecam_weights_give_kecams_features_at_160x256(oblong, kecam):
+    assert oblong.output_shape == (None, 5, 8, 768)
+    _assert_close(oblong(kecam["oblong_batch"], training=False), kecam["features"])
+    assert _structure(oblong) == kecam["facts"]["structure"]["160x256"]
+
+
+@builders
+def test_layer_list_is_kecams_at_280(kecam):
+    """Same layers in the same order: ``layers[:80]`` is the same slice of the network as in kecam."""
+    with zero_init():
+        model = kerascnn.davit_t(input_shape=DOCS, num_classes=0, compile=False)
+    assert _structure(model) == kecam["facts"]["structure"]["280x280"]
+    assert len(model.layers) == 394 and model.count_params() == 27_591_168  # REFERENCES.md
+    assert sum(len(layer.weights) for layer in model.layers[:80]) == 44    # 212 - 168 in the docs
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert "Lambda" not in kinds and "TFOpLambda" not in kinds
+
+
+@builders
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_parameters_equal_kecams(variant, kecam):
+    with_head, without_head = kecam["facts"]["params"][VARIANTS[variant]]
+    with zero_init():
+        model = kerascnn.build(f"davit_{variant}", input_shape=(64, 64, 3), compile=False)
+    assert model.count_params() == with_head == kerascnn.model_card(f"davit_{variant}").params
+    assert model.count_params() - model.get_layer("predictions").count_params() == without_head
+    assert model.non_trainable_weights == []
+
+
+@builders
+def test_macs_count_attention_like_kecams(square, oblong, kecam):
+    from kerascnn import analysis
+
+    for model, size in ((square, "224x224"), (oblong, "160x256")):
+        cost = analysis.macs(model)
+        assert cost.unknown == []
+        assert cost.total == pytest.approx(kecam["facts"]["macs"][size], rel=0.005)
+        attention = sum(c.count for c in cost.layers if c.class_name == "MatMul")
+        assert attention > 0.02 * cost.total  # the window and channel attention products are in
+    # kecam's README: 4.56 G for DaViT_T at 224
+    assert analysis.macs(square).giga == pytest.approx(4.56, rel=0.015)
+
+
+@builders
+def test_saved_model_loads_with_safe_mode(tmp_path):
+    model = kerascnn.davit_t(input_shape=(64, 64, 3), num_classes=3)
+    path = str(tmp_path / "davit.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True, compile=False)
+    x = np.random.default_rng(1).normal(size=(1, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-6)
+    assert {"BatchReshape", "Split", "MatMul"} <= {type(layer).__name__ for layer in loaded.layers}
+
+
+def test_imagenet_table_is_kecams():
+    from kerascnn.transfer import catalogue
+
+    for variant, function in VARIANTS.items():
+        entry = catalogue.kecam_catalogue()[function]
+        file_name, url, md5 = davit.imagenet_file(f"davit_{variant}")
+        assert md5 == entry.pretrained["imagenet"]
+        assert url == f"{catalogue.KECAM_RELEASES}/{entry.sub_release}/{file_name}"
+        assert davit.PREPROCESSING == entry.rescale_mode == kerascnn.model_card(f"davit_{variant}").preprocessing
+
+
+@builders
+def test_imagenet_download_from_a_file_mirror(kecam, square, tmp_path, monkeypatch):
+    from kerascnn.transfer.weights import WeightsError, hash_file
+
+    mirror, cache = tmp_path / "mirror", tmp_path / "cache"
+    mirror.mkdir()
+    os.link(kecam["h5"], mirror / "davit_t_imagenet.h5")
+    with pytest.raises(WeightsError, match="corrupt or not the expected one"):  # kecam's md5, not this file
+        kerascnn.davit_t(input_shape=SQUARE, weights="imagenet", cache_dir=str(cache), mirror=str(mirror))
+    assert not (cache / "davit_t_imagenet.h5").exists()
+    # the test's file stands in for the release file: its own md5 in the table
+    monkeypatch.setitem(davit.IMAGENET_MD5, "davit_t", hash_file(kecam["h5"]))
+    model = kerascnn.davit_t(input_shape=SQUARE, weights="imagenet", classifier_activation=None,
+                             cache_dir=str(cache), mirror="file://" + str(mirror), compile=False)
+    assert (cache / "davit_t_imagenet.h5").is_file()
+    for a, b in zip(model.get_weights(), square.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_imagenet_offline_raises_and_names_the_file(tmp_path):
+    from kerascnn.transfer.weights import WeightsError
+
+    with pytest.raises(WeightsError) as error:
+        kerascnn.davit_t(num_classes=0, weights="imagenet", cache_dir=str(tmp_path))
+    assert "davit_t_imagenet.h5" in str(error.value) and "random weights" in str(error.value)
+
+
+def test_bad_arguments_are_named(kecam):
+    with pytest.raises(ValueError, match="num_classes=1000"):
+        kerascnn.davit_t(num_classes=10, weights="imagenet")
+    with pytest.raises(ValueError, match="too small"):
+        kerascnn.davit_t(input_shape=(16, 16, 3))
+    with pytest.raises(TypeError, match="weights"):
+        kerascnn.davit_t(weights=3)
+    path = os.path.join(os.path.dirname(kecam["h5"]), "davit_b.weights.h5")
+    with zero_init():
+        kerascnn.davit_b(input_shape=(64, 64, 3), compile=False).save_weights(path)
+    with pytest.raises(ValueError, match="davit_t"):  # B is wider than T: its file does not fit
+        kerascnn.davit_t(input_shape=(64, 64, 3), weights=path)
+
+
+def test_surgery_refuses_with_the_reason():
+    from kerascnn.surgery import add_se, fold_batchnorm
+
+    with zero_init():
+        model = kerascnn.davit_t(input_shape=(64, 64, 3), num_classes=10, compile=False)
+    # LayerNorm, no BatchNorm; the residuals around attention and MLP end in Dense layers
+    with pytest.raises(ValueError, match="no BatchNormalization layer"):
+        fold_batchnorm(model)
+    with pytest.raises(ValueError, match="no residual addition.*'stack1_block1_1_output'"):
+        add_se(model)
