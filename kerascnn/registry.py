@@ -110,8 +110,6 @@ class ModelCard:
     (``model.count_params()``; non-trainable = BatchNorm moving statistics). ``gmacs``
     is the published multiply-accumulate count in billions, ``top1`` the published
     ImageNet top-1 accuracy in percent; ``sources`` says where each figure comes from.
-    ``preprocessing`` names the input scaling the pretrained weights expect, a mode of
-    :mod:`kerascnn.transfer.preprocessing` (``"raw01"``, pixels / 255, for models trained here).
     """
 
     name: str
@@ -127,7 +125,6 @@ class ModelCard:
     top1: float | None = None
     sources: dict = field(default_factory=dict)
     pretrained: tuple = ()
-    preprocessing: str = "raw01"
     defaults: dict = field(default_factory=dict)
     weights: tuple = ()
 
@@ -164,7 +161,6 @@ class ModelCard:
             "top1": self.top1,
             "sources": dict(self.sources),
             "pretrained": list(self.pretrained),
-            "preprocessing": self.preprocessing,
             "defaults": dict(self.defaults),
             "weights": [record.as_dict() for record in self.weights],
         }

@@ -30,6 +30,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -154,8 +155,36 @@ MIRROR_VARIABLE = "KERASCNN_WEIGHTS_MIRROR"
 CACHE_VARIABLE = "KERASCNN_WEIGHTS_CACHE"
 
 
+#: The cache folder and mirror set by :func:`download_location` (None: the environment decides).
+_LOCATION = {"cache_dir": None, "mirror": None}
+
+
+@contextlib.contextmanager
+def download_location(cache_dir: str | None = None, mirror: str | None = None):
+    """Inside: :func:`fetch` caches in ``cache_dir`` and downloads from ``mirror`` (where given).
+
+    How ``kerascnn.transfer.backbone(..., cache_dir=, mirror=)`` reaches the weights records
+    of zoo models, whose builders load them through :func:`pretrained_loader`.
+
+    Examples:
+        >>> with download_location(cache_dir="/tmp/weights"):
+        ...     default_cache_dir()
+        '/tmp/weights'
+    """
+    before = dict(_LOCATION)
+    _LOCATION.update({key: value for key, value in (("cache_dir", cache_dir), ("mirror", mirror))
+                      if value is not None})
+    try:
+        yield
+    finally:
+        _LOCATION.update(before)
+
+
 def default_cache_dir() -> str:
-    """``$KERASCNN_WEIGHTS_CACHE``, else ``$KERAS_HOME/models``, else ``~/.keras/models``."""
+    """:func:`download_location`'s folder, else ``$KERASCNN_WEIGHTS_CACHE``, else
+    ``$KERAS_HOME/models``, else ``~/.keras/models``."""
+    if _LOCATION["cache_dir"]:
+        return _LOCATION["cache_dir"]
     if os.environ.get(CACHE_VARIABLE):
         return os.path.expanduser(os.environ[CACHE_VARIABLE])
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
@@ -207,7 +236,7 @@ def fetch(file_name: str, url: str, file_hash: str | None = None, cache_dir: str
     target = os.path.join(cache_dir, file_name)
     if os.path.isfile(target) and _hash_ok(target, file_hash):
         return target
-    mirror = mirror if mirror is not None else os.environ.get(MIRROR_VARIABLE) or None
+    mirror = mirror if mirror is not None else _LOCATION["mirror"] or os.environ.get(MIRROR_VARIABLE) or None
     origin = mirror_url(file_name, mirror) if mirror else url
     stale = " (the cached copy has the wrong hash)" if os.path.isfile(target) else ""
     hint = offline_hint(file_name, url, target, file_hash)

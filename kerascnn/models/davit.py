@@ -36,7 +36,7 @@ import math
 
 from kerascnn.layers import BatchReshape, MatMul, Split
 from kerascnn.models import base
-from kerascnn.registry import register
+from kerascnn.registry import Weights, register_family
 from kerascnn.runtime import keras
 
 layers = keras.layers
@@ -59,6 +59,8 @@ PREPROCESSING = "torch"
 #: kecam's release files: ``{RELEASES}/davit_{t,s,b}_imagenet.h5`` and their md5, from kecam
 #: 1.4.3's ``PRETRAINED_DICT`` (davit/davit.py); tests check them against the installed kecam.
 RELEASES = "https://github.com/leondgarse/keras_cv_attention_models/releases/download/davit"
+#: variant -> (parameters with the 1000-class head at 224, GMACs, top-1): kecam's README table
+_FIGURES = {"t": (28_360_168, 4.56, 82.8), "s": (49_745_896, 8.83, 84.2), "b": (87_954_408, 15.55, 84.6)}
 IMAGENET_MD5 = {
     "davit_t": "040a215cbcf1c0ce06db665cdcf6f9ac",
     "davit_s": "b95558071c639815f4ab2e9d09a4141f",
@@ -173,23 +175,20 @@ def davit_block(x, window, num_heads, channel_attention: bool, name: str):
     return layers.Add(name=name + "2_output")([pre_mlp, y])
 
 
-def _build(variant, input_shape, num_classes, include_top, cache_dir, mirror, options):
+def _build(variant, input_shape, num_classes, include_top, options):
     name = f"davit_{variant}"
-    weights = options.get("weights")
-    if weights is not None and not isinstance(weights, (str, bytes)) and not hasattr(weights, "__fspath__"):
-        raise TypeError(f"weights must be None, 'imagenet' or a file path, got {weights!r}.")
-    imagenet = weights == "imagenet"
-    inputs, head = base.start(input_shape, MIN_INPUT_SIZE, name, num_classes, include_top, options,
-                              channels=3 if imagenet else None)
-    if imagenet and head is not None and head.units != 1000:
-        raise ValueError(f"weights='imagenet' with include_top=True needs num_classes=1000, got "
-                         f"{head.units}; use include_top=False (or num_classes=0) and add your own head.")
+    # base.start checks a pretrained tag against the card's weights record (3 channels, 1000 classes)
+    inputs, head = base.start(input_shape, MIN_INPUT_SIZE, name, num_classes, include_top, options)
     blocks, widths, heads = CONFIGS[variant]
-    height, width = input_shape[:2]
+    height, width = inputs.shape[1], inputs.shape[2]
+    if height is None or width is None:
+        raise ValueError(f"{name}: input_shape={tuple(inputs.shape[1:])!r} has an unknown side, but DaViT's "
+                         "height and width must be fixed (its attention windows are ceil(side / 32) wide); "
+                         "give them, e.g. input_shape=(224, 224, 3).")
     window = (math.ceil(height / WINDOW_RATIO), math.ceil(width / WINDOW_RATIO))
 
     x = layers.ZeroPadding2D(3, name="stem_pad")(inputs)
-    x = layers.Conv2D(widths[0], 7, strides=4, kernel_initializer=_torch_uniform(input_shape[-1] * 49),
+    x = layers.Conv2D(widths[0], 7, strides=4, kernel_initializer=_torch_uniform(inputs.shape[-1] * 49),
                       name="stem_conv")(x)
     x = _layer_norm(x, "stem_")
     for stage, (repeats, filters, num_heads) in enumerate(zip(blocks, widths, heads), start=1):
@@ -204,63 +203,28 @@ def _build(variant, input_shape, num_classes, include_top, cache_dir, mirror, op
     x = _layer_norm(x, "pre_output_")
     x = base.features_or_top(x, head, options, top_pooling="avg")
 
-    path = None if imagenet or weights is None else weights
-    options["weights"] = None if path is not None else weights  # files are loaded below, by layer name
-    loader = imagenet_loader(name, cache_dir, mirror)
-    model = base.finish(inputs, x, head, options, default_name=name, imagenet_loader=loader)
-    if path is not None:
-        load_file(model, path)
-    return model
+    # weights: "imagenet" (the card's record: kecam's release file, fetched, md5-checked) or a
+    # file (a kecam .h5 is loaded by layer name, every layer checked): kerascnn.weights does both
+    return base.finish(inputs, x, head, options, default_name=name)
 
 
-def imagenet_file(name: str) -> tuple:
-    """``(file name, url, md5)`` of kecam's ImageNet weights for ``davit_t``, ``davit_s`` or ``davit_b``.
+def imagenet_weights(name: str) -> Weights:
+    """The record of kecam's ImageNet weights for ``davit_t``, ``davit_s`` or ``davit_b``.
 
     Examples:
-        >>> imagenet_file("davit_t")[0]
+        >>> imagenet_weights("davit_t").file_name
         'davit_t_imagenet.h5'
     """
-    file_name = f"{name}_imagenet.h5"
-    return file_name, f"{RELEASES}/{file_name}", IMAGENET_MD5[name]
+    return Weights(url=f"{RELEASES}/{name}_imagenet.h5", file_hash=IMAGENET_MD5[name], preprocessing=PREPROCESSING,
+                   top1=_FIGURES[name[-1]][2],
+                   source="keras-cv-attention-models 1.4.3 PRETRAINED_DICT (davit/davit.py): release file and md5")
 
 
-def imagenet_loader(name: str, cache_dir=None, mirror=None):
-    """A loader that downloads (or takes from the cache) kecam's ImageNet file and loads it by name.
-
-    The download is hash-checked and any failure raises
-    :class:`~kerascnn.transfer.weights.WeightsError` (:func:`kerascnn.transfer.weights.fetch`).
-    """
-
-    def load(model):
-        from kerascnn.transfer.weights import fetch  # noqa: PLC0415 - transfer imports the zoo lazily
-
-        load_file(model, fetch(*imagenet_file(name), cache_dir=cache_dir, mirror=mirror))
-
-    return load
-
-
-def load_file(model, path):
-    """Load a kecam ``.h5`` (by layer name, every weighted layer checked) or a kerascnn weights file.
-
-    A 1000-class kecam file loaded into a model without that head leaves the file's
-    ``predictions`` layer unused, which is fine; a layer of the model missing from the file
-    raises :class:`~kerascnn.transfer.weights.WeightsError`.
-    """
-    import os  # noqa: PLC0415
-
-    from kerascnn.transfer.weights import load_weights  # noqa: PLC0415
-    from kerascnn.weights import load_model_weights  # noqa: PLC0415
-
-    if os.fspath(path).endswith((".h5", ".hdf5")):
-        load_weights(model, path, what=f"{model.name} ({model.count_params():,} parameters)")
-    else:
-        load_model_weights(model, path)
-    return model
-
-
-def _card(variant: str, params: int, gmacs: float, top1: float) -> dict:
+def _card(builder, variant: str) -> dict:
+    params, gmacs, top1 = _FIGURES[variant]
     blocks, widths, heads = CONFIGS[variant]
     return {
+        "builder": builder,
         "family": "davit",
         "description": (f"DaViT-{variant.upper()}: stages {list(blocks)} of window + channel attention "
                         f"blocks, widths {list(widths)}, heads {list(heads)}"),
@@ -281,17 +245,11 @@ def _card(variant: str, params: int, gmacs: float, top1: float) -> dict:
                     "the same in kecam's README",
             "min_input_size": "kecam's rule: sides multiples of 32 (the window is ceil(side / 32))",
         },
-        "pretrained": ("imagenet",),
-        "preprocessing": PREPROCESSING,
+        "weights": (imagenet_weights(f"davit_{variant}"),),
     }
 
 
-_FIGURES = {"t": (28_360_168, 4.56, 82.8), "s": (49_745_896, 8.83, 84.2), "b": (87_954_408, 15.55, 84.6)}
-
-
-@register("davit_t", **_card("t", *_FIGURES["t"]))
-def davit_t(input_shape=(224, 224, 3), num_classes=None, include_top=True, cache_dir=None, mirror=None,
-            **options):
+def davit_t(input_shape=(224, 224, 3), num_classes=None, include_top=True, **options):
     """DaViT-Tiny: blocks [2, 2, 6, 2], widths 96-768, heads 3-24. 28,360,168 parameters at 224.
 
     Args:
@@ -299,8 +257,8 @@ def davit_t(input_shape=(224, 224, 3), num_classes=None, include_top=True, cache
             md5-checked, cached in ``~/.keras/models``; a failed download raises), or the path
             of a kecam ``.h5`` (loaded by layer name, every layer checked) or of a kerascnn
             weights file. ImageNet weights expect ``torch`` preprocessing: ``(x / 255 - mean) / std``.
-        cache_dir, mirror: where the ImageNet file is cached, and a folder or URL that
-            replaces its origin (see :func:`kerascnn.transfer.weights.fetch`).
+            The cache is ``$KERASCNN_WEIGHTS_CACHE`` (default ``~/.keras/models``);
+            ``$KERASCNN_WEIGHTS_MIRROR`` (a folder or ``file://`` URL) replaces the origin.
 
     The other arguments are those of every builder (``num_classes=0`` or
     ``include_top=False`` for the feature map, ``pooling``, ``dropout``, compile options...).
@@ -311,12 +269,10 @@ def davit_t(input_shape=(224, 224, 3), num_classes=None, include_top=True, cache
         >>> tuple(features.output.shape)
         (None, 2, 3, 768)
     """
-    return _build("t", input_shape, num_classes, include_top, cache_dir, mirror, options)
+    return _build("t", input_shape, num_classes, include_top, options)
 
 
-@register("davit_s", **_card("s", *_FIGURES["s"]))
-def davit_s(input_shape=(224, 224, 3), num_classes=None, include_top=True, cache_dir=None, mirror=None,
-            **options):
+def davit_s(input_shape=(224, 224, 3), num_classes=None, include_top=True, **options):
     """DaViT-Small: blocks [2, 2, 18, 2], widths 96-768. 49,745,896 parameters. See :func:`davit_t`.
 
     Examples:
@@ -324,12 +280,10 @@ def davit_s(input_shape=(224, 224, 3), num_classes=None, include_top=True, cache
         >>> kerascnn.model_card("davit_s").params
         49745896
     """
-    return _build("s", input_shape, num_classes, include_top, cache_dir, mirror, options)
+    return _build("s", input_shape, num_classes, include_top, options)
 
 
-@register("davit_b", **_card("b", *_FIGURES["b"]))
-def davit_b(input_shape=(224, 224, 3), num_classes=None, include_top=True, cache_dir=None, mirror=None,
-            **options):
+def davit_b(input_shape=(224, 224, 3), num_classes=None, include_top=True, **options):
     """DaViT-Base: blocks [2, 2, 18, 2], widths 128-1024. 87,954,408 parameters. See :func:`davit_t`.
 
     Examples:
@@ -337,4 +291,12 @@ def davit_b(input_shape=(224, 224, 3), num_classes=None, include_top=True, cache
         >>> kerascnn.model_card("davit_b").params
         87954408
     """
-    return _build("b", input_shape, num_classes, include_top, cache_dir, mirror, options)
+    return _build("b", input_shape, num_classes, include_top, options)
+
+
+VARIANTS = {
+    "davit_t": _card(davit_t, "t"),
+    "davit_s": _card(davit_s, "s"),
+    "davit_b": _card(davit_b, "b"),
+}
+register_family(VARIANTS)

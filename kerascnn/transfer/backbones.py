@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import importlib
-import inspect
 import io
 import os
 import re
@@ -44,6 +43,7 @@ from kerascnn.weights import (
     WeightsError,
     WeightsNotAvailable,
     check_loaded,
+    download_location,
     fetch,
     is_tag,
     load_weights,
@@ -290,13 +290,12 @@ def _build_keras(info, input_shape, weights, partial, cache_dir, mirror, kwargs)
 
 
 def _build_zoo(info, input_shape, weights, partial, cache_dir, mirror, kwargs):
-    from kerascnn.registry import build, get_builder  # noqa: PLC0415
+    from kerascnn.registry import build  # noqa: PLC0415
 
     pretrained = weights if weights in info.pretrained else None
-    accepted = inspect.signature(get_builder(info.name)).parameters
-    downloads = {k: v for k, v in (("cache_dir", cache_dir), ("mirror", mirror)) if v is not None and k in accepted}
-    model = build(info.name, input_shape=input_shape, include_top=False, weights=pretrained,
-                  compile=False, **downloads, **kwargs)
+    with download_location(cache_dir, mirror):
+        model = build(info.name, input_shape=input_shape, include_top=False, weights=pretrained,
+                      compile=False, **kwargs)
     report = None
     if weights is not None and pretrained is None:
         report = load_weights(model, _path_or_error(weights, info), partial, info.name)

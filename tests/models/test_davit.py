@@ -13,6 +13,7 @@ Tolerance: the two runtimes compute the same float32 operations in other kernels
 bit for bit: ``rtol=1e-4`` with an absolute floor of 1e-4 of the largest output.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -23,7 +24,6 @@ import numpy as np
 import pytest
 
 import kerascnn
-from kerascnn.models import davit
 from kerascnn.runtime import keras
 from tests.models.zoo_helpers import zero_init
 
@@ -183,36 +183,48 @@ def test_imagenet_table_is_kecams():
 
     for variant, function in VARIANTS.items():
         entry = catalogue.kecam_catalogue()[function]
-        file_name, url, md5 = davit.imagenet_file(f"davit_{variant}")
-        assert md5 == entry.pretrained["imagenet"]
-        assert url == f"{catalogue.KECAM_RELEASES}/{entry.sub_release}/{file_name}"
-        assert davit.PREPROCESSING == entry.rescale_mode == kerascnn.model_card(f"davit_{variant}").preprocessing
+        record = kerascnn.model_card(f"davit_{variant}").weights_record("imagenet")
+        assert record.file_hash == entry.pretrained["imagenet"]
+        assert record.url == f"{catalogue.KECAM_RELEASES}/{entry.sub_release}/{record.file_name}"
+        assert record.preprocessing == entry.rescale_mode
+
+
+def _with_record_hash(monkeypatch, name, file_hash):
+    """The card of ``name`` with its ImageNet record's hash replaced (a test file stands in for the release)."""
+    from kerascnn import registry
+
+    card = registry.model_card(name)
+    record = dataclasses.replace(card.weights_record("imagenet"), file_hash=file_hash)
+    monkeypatch.setitem(registry._CARDS, name, dataclasses.replace(card, weights=(record,)))
 
 
 @builders
 def test_imagenet_download_from_a_file_mirror(kecam, square, tmp_path, monkeypatch):
-    from kerascnn.transfer.weights import WeightsError, hash_file
+    from kerascnn.weights import CACHE_VARIABLE, MIRROR_VARIABLE, WeightsError, hash_file
 
     mirror, cache = tmp_path / "mirror", tmp_path / "cache"
     mirror.mkdir()
     os.link(kecam["h5"], mirror / "davit_t_imagenet.h5")
+    monkeypatch.setenv(CACHE_VARIABLE, str(cache))
+    monkeypatch.setenv(MIRROR_VARIABLE, str(mirror))
     with pytest.raises(WeightsError, match="corrupt or not the expected one"):  # kecam's md5, not this file
-        kerascnn.davit_t(input_shape=SQUARE, weights="imagenet", cache_dir=str(cache), mirror=str(mirror))
+        kerascnn.davit_t(input_shape=SQUARE, weights="imagenet")
     assert not (cache / "davit_t_imagenet.h5").exists()
-    # the test's file stands in for the release file: its own md5 in the table
-    monkeypatch.setitem(davit.IMAGENET_MD5, "davit_t", hash_file(kecam["h5"]))
-    model = kerascnn.davit_t(input_shape=SQUARE, weights="imagenet", classifier_activation=None,
-                             cache_dir=str(cache), mirror="file://" + str(mirror), compile=False)
+    _with_record_hash(monkeypatch, "davit_t", hash_file(kecam["h5"]))
+    monkeypatch.setenv(MIRROR_VARIABLE, "file://" + str(mirror))
+    model = kerascnn.davit_t(input_shape=SQUARE, weights="imagenet", classifier_activation=None, compile=False)
     assert (cache / "davit_t_imagenet.h5").is_file()
     for a, b in zip(model.get_weights(), square.get_weights()):
         np.testing.assert_array_equal(a, b)
 
 
-def test_imagenet_offline_raises_and_names_the_file(tmp_path):
-    from kerascnn.transfer.weights import WeightsError
+def test_imagenet_offline_raises_and_names_the_file(tmp_path, monkeypatch):
+    from kerascnn.weights import CACHE_VARIABLE, MIRROR_VARIABLE, WeightsError
 
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.delenv(MIRROR_VARIABLE, raising=False)
     with pytest.raises(WeightsError) as error:
-        kerascnn.davit_t(num_classes=0, weights="imagenet", cache_dir=str(tmp_path))
+        kerascnn.davit_t(num_classes=0, weights="imagenet")
     assert "davit_t_imagenet.h5" in str(error.value) and "random weights" in str(error.value)
 
 
