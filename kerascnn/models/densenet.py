@@ -166,7 +166,8 @@ def densenet(blocks=BLOCKS[121], input_shape=(224, 224, 3), num_classes=None, in
     return base.finish(inputs, x, head, options, default_name=name)
 
 
-def densenet121(input_shape=(224, 224, 3), num_classes=None, include_top=True, **options):
+def densenet121(input_shape=(224, 224, 3), num_classes=None, include_top=True, growth_rate=GROWTH_RATE,
+                **options):
     """DenseNet-121: blocks (6, 12, 24, 16), 8,062,504 parameters (83,648 BatchNorm statistics).
 
     ``weights="imagenet"`` takes keras.applications' DenseNet121 weights (inputs prepared by
@@ -178,10 +179,11 @@ def densenet121(input_shape=(224, 224, 3), num_classes=None, include_top=True, *
         >>> card.params, card.trainable_params, card.pretrained
         (8062504, 7978856, ('imagenet',))
     """
-    return densenet(BLOCKS[121], input_shape, num_classes, include_top, **options)
+    return densenet(BLOCKS[121], input_shape, num_classes, include_top, growth_rate, **options)
 
 
-def densenet169(input_shape=(224, 224, 3), num_classes=None, include_top=True, **options):
+def densenet169(input_shape=(224, 224, 3), num_classes=None, include_top=True, growth_rate=GROWTH_RATE,
+                **options):
     """DenseNet-169: blocks (6, 12, 32, 32), 14,307,880 parameters. Arguments as :func:`densenet`.
 
     Examples:
@@ -189,10 +191,11 @@ def densenet169(input_shape=(224, 224, 3), num_classes=None, include_top=True, *
         >>> kerascnn.model_card("densenet169").trainable_params
         14149480
     """
-    return densenet(BLOCKS[169], input_shape, num_classes, include_top, **options)
+    return densenet(BLOCKS[169], input_shape, num_classes, include_top, growth_rate, **options)
 
 
-def densenet201(input_shape=(224, 224, 3), num_classes=None, include_top=True, **options):
+def densenet201(input_shape=(224, 224, 3), num_classes=None, include_top=True, growth_rate=GROWTH_RATE,
+                **options):
     """DenseNet-201: blocks (6, 12, 48, 32), 20,242,984 parameters. Arguments as :func:`densenet`.
 
     Examples:
@@ -200,7 +203,7 @@ def densenet201(input_shape=(224, 224, 3), num_classes=None, include_top=True, *
         >>> kerascnn.model_card("densenet201").trainable_params
         20013928
     """
-    return densenet(BLOCKS[201], input_shape, num_classes, include_top, **options)
+    return densenet(BLOCKS[201], input_shape, num_classes, include_top, growth_rate, **options)
 
 
 def _variant(builder, depth, trainable, total, gmacs, top1):
