@@ -209,7 +209,7 @@ def test_imagenet_download_failure_raises():
 @builders
 @pytest.mark.parametrize("name, kwargs, message", [
     ("resnet18v2", {}, "not available for resnet18v2"),
-    ("resnet50v2", {"num_classes": 10}, "num_classes=1000"),
+    ("resnet50v2", {"num_classes": 10}, "the top has 1000 classes"),
     ("resnet50v2", {"input_shape": (224, 224, 1)}, "need 3 channels"),
 ])
 def test_imagenet_arguments_are_checked_before_building(name, kwargs, message):
