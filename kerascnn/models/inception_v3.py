@@ -36,6 +36,7 @@ from kerascnn.registry import keras_weights, register_family
 from kerascnn.runtime import keras
 
 layers = keras.layers
+PUBLIC = ("inception_v3_inference_model",)
 
 #: BatchNorm epsilon of TF-slim's (and keras.applications', torchvision's) Inception v3.
 BN_EPSILON = 1e-3

@@ -148,7 +148,7 @@ def test_public_blocks():
     with pytest.raises(ValueError, match="reduction must be in"):
         kerascnn.transition_block(y, 1.5)
     with pytest.raises(ValueError, match="blocks must be four layer counts"):
-        kerascnn.build("densenet121", blocks=(6, 12, 24))
+        densenet(blocks=(6, 12, 24))
 
 
 @builders

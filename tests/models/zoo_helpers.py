@@ -182,3 +182,16 @@ def same_layer_classes(model, reference):
                     for m in (model, reference))
     assert [type(layer).__name__ for layer in ours] == [type(layer).__name__ for layer in theirs]
     return ours, theirs
+
+
+#: Models above this many parameters (at their card's configuration) build for seconds and
+#: write files of hundreds of MB: loops over the whole zoo give them the ``slow`` marker.
+BIG_MODEL_PARAMS = 50_000_000
+
+
+def zoo_params(names, shrinkable=()):
+    """``pytest.param`` per model name, the ``slow`` marker on those above :data:`BIG_MODEL_PARAMS`
+    unless the loop shrinks them (``shrinkable``: names built with small dense layers)."""
+    return [pytest.param(name, marks=pytest.mark.slow)
+            if model_card(name).params > BIG_MODEL_PARAMS and name not in shrinkable else name
+            for name in names]
