@@ -26,6 +26,7 @@ Examples:
 from __future__ import annotations
 
 import fnmatch
+import itertools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -49,10 +50,17 @@ class Weights:
     :func:`kerascnn.transfer.preprocessing.preprocessing` (``"caffe"``: BGR minus ImageNet
     means, as ``keras.applications.vgg16.preprocess_input``).
 
+    ``match`` says how an application's weights are copied: ``"name"``, layer by layer by
+    name, or ``"order"``, in graph order, for applications whose layers carry Keras'
+    automatic names (InceptionV3's ``conv2d_57``). ``options`` lists, for builder arguments
+    that are also the application's (MobileNet's ``alpha``), the values it has weights for,
+    and ``sizes`` the square input sides they were trained at (with the top the input must be
+    one; without it any size takes the set of ``input_shape``): see :meth:`application_kwargs`.
+
     Examples:
         >>> record = Weights(application="VGG16", preprocessing="caffe")
-        >>> record.provider, record.tag, record.input_shape
-        ('keras.applications', 'imagenet', (224, 224, 3))
+        >>> record.provider, record.tag, record.input_shape, record.match
+        ('keras.applications', 'imagenet', (224, 224, 3), 'name')
     """
 
     application: str | None = None
@@ -64,12 +72,52 @@ class Weights:
     preprocessing: str = "caffe"
     top1: float | None = None
     source: str = ""
+    match: str = "name"
+    options: dict = field(default_factory=dict)
+    sizes: tuple = ()
 
     def __post_init__(self):
         if (self.application is None) == (self.url is None):
             raise ValueError(f"Weights {self.tag!r}: give exactly one of application= (a keras.applications "
                              f"name) or url= (with file_hash=), got application={self.application!r}, "
                              f"url={self.url!r}.")
+        if self.match not in ("name", "order"):
+            raise ValueError(f"Weights {self.tag!r}: match must be 'name' or 'order', got {self.match!r}.")
+
+    def application_kwargs(self, model: str, input_shape, with_top: bool, **values) -> dict:
+        """The application's keyword arguments for a model built with ``values`` at ``input_shape``.
+
+        Raises :class:`~kerascnn.errors.WeightsNotAvailable` naming the accepted combinations
+        when the set has no weights for them (``model`` names the model in the message).
+
+        Examples:
+            >>> record = Weights(application="MobileNet", options={"alpha": (0.5, 1.0)}, sizes=(128, 224))
+            >>> record.application_kwargs("mobilenet", (128, 128, 3), True, alpha=0.5)
+            {'alpha': 0.5, 'input_shape': (128, 128, 3)}
+            >>> record.application_kwargs("mobilenet", (100, 80, 3), False, alpha=1.0)
+            {'alpha': 1.0, 'input_shape': (224, 224, 3)}
+        """
+        if not self.options:
+            return {}
+        sides = self.sizes or (self.input_shape[0],)
+        square = input_shape[0] if input_shape[0] == input_shape[1] else None
+        wrong = [key for key, accepted in self.options.items() if values.get(key) not in accepted]
+        if wrong or (with_top and square not in sides):
+            varying = [key for key, accepted in self.options.items() if len(accepted) > 1]
+            fixed = [f"{key}={accepted[0]}" for key, accepted in self.options.items() if len(accepted) == 1]
+            combinations = ", ".join(f"({', '.join(map(str, combo))}, {side})"
+                                     for combo in itertools.product(*(self.options[k] for k in varying))
+                                     for side in sides)
+            given = ", ".join(f"{key}={values.get(key)}" for key in self.options)
+            raise WeightsNotAvailable(
+                f"weights={self.tag!r} is not available for {model} with {given} and input_shape="
+                f"{tuple(input_shape)}; keras.applications.{self.application} has {self.tag} weights for the "
+                f"({', '.join(varying)}, input side) pairs {combinations}"
+                + (f" with {', '.join(fixed)}" if fixed else "")
+                + f" (square inputs; with include_top=False any input size takes the weights of its "
+                  f"{', '.join(varying)}). Use weights=None or the path of a weights file.")
+        side = square if square in sides else self.input_shape[0]
+        return {**{key: values[key] for key in self.options}, "input_shape": (side, side, self.input_shape[2])}
 
     @property
     def provider(self) -> str:
@@ -86,7 +134,8 @@ class Weights:
         return {"tag": self.tag, "provider": self.provider, "application": self.application, "url": self.url,
                 "file_hash": self.file_hash, "input_shape": list(self.input_shape),
                 "num_classes": self.num_classes, "preprocessing": self.preprocessing, "top1": self.top1,
-                "source": self.source}
+                "source": self.source, "match": self.match,
+                "options": {key: list(values) for key, values in self.options.items()}, "sizes": list(self.sizes)}
 
 
 def keras_weights(application: str, preprocessing: str, **fields) -> Weights:
@@ -97,8 +146,9 @@ def keras_weights(application: str, preprocessing: str, **fields) -> Weights:
         >>> record.application, record.preprocessing, "keras.io/api/applications" in record.source
         ('ResNet50', 'caffe', True)
     """
+    how = "in graph order" if fields.get("match") == "order" else "by layer name"
     fields.setdefault("source", f"keras.applications.{application} ImageNet weights "
-                                f"({KERAS_APPLICATIONS_TABLE}), copied by layer name")
+                                f"({KERAS_APPLICATIONS_TABLE}), copied {how}")
     return Weights(application=application, preprocessing=preprocessing, **fields)
 
 

@@ -65,12 +65,14 @@ def is_tag(weights) -> bool:
             and not weights.endswith(FILE_KINDS) and not os.path.isfile(weights))
 
 
-def load_model_weights(model, weights, imagenet_loader=None, registered: str | None = None):
+def load_model_weights(model, weights, imagenet_loader=None, registered: str | None = None,
+                       options: dict | None = None):
     """Load ``weights`` (None, a pretrained tag or a file) into a model built by kerascnn.
 
     A tag is read from the card of ``registered`` (the registered model name) unless the
-    builder gives its own ``imagenet_loader``. Raises a :class:`~kerascnn.errors.WeightsError`
-    (a ValueError) on anything that does not match.
+    builder gives its own ``imagenet_loader``; ``options`` are the builder's arguments the
+    record's application also takes (:func:`pretrained_loader`). Raises a
+    :class:`~kerascnn.errors.WeightsError` (a ValueError) on anything that does not match.
     """
     if weights is None:
         return model
@@ -82,7 +84,8 @@ def load_model_weights(model, weights, imagenet_loader=None, registered: str | N
                 raise WeightsNotAvailable(
                     f"weights={weights!r} is not available for {model.name}: pretrained sets exist for "
                     f"{registry.pretrained_summary()}. Use weights=None or the path of a weights file.")
-            imagenet_loader = pretrained_loader(registry.model_card(registered).weights_record(weights))
+            record = registry.model_card(registered).weights_record(weights)
+            imagenet_loader = pretrained_loader(record, **(options or {}))
         imagenet_loader(model)
         return model
     if not isinstance(weights, (str, os.PathLike)):
@@ -91,22 +94,37 @@ def load_model_weights(model, weights, imagenet_loader=None, registered: str | N
     return model
 
 
-def pretrained_loader(record):
+def pretrained_loader(record, **options):
     """The function that loads the pretrained set of a :class:`~kerascnn.registry.Weights` record.
+
+    An application's weights are copied as ``record.match`` says (by layer name or in graph
+    order); ``options`` (``alpha=0.5``) are the builder's values of the record's ``options``,
+    passed on to the application with the input size its weights exist at
+    (:meth:`~kerascnn.registry.Weights.application_kwargs`).
 
     Examples:
         >>> from kerascnn.registry import Weights
-        >>> callable(pretrained_loader(Weights(application="VGG16")))
-        True
+        >>> record = Weights(application="InceptionV3", match="order", input_shape=(299, 299, 3))
+        >>> callable(pretrained_loader(record)), record.match
+        (True, 'order')
     """
     if record.application:
-        return applications_loader(record.application)
+        def load_application(model):
+            kwargs = record.application_kwargs(model.name, tuple(model.input_shape[1:]), has_top(model), **options)
+            applications_loader(record.application, record.match, **kwargs)(model)
+
+        return load_application
 
     def load(model):
         path = fetch(record.file_name, record.url, record.file_hash)
         load_weights(model, path, what=f"{model.name} ({record.tag} weights)")
 
     return load
+
+
+def has_top(model) -> bool:
+    """True when ``model`` ends in keras.applications' classifier layer, ``predictions``."""
+    return any(layer.name == "predictions" for layer in model.layers)
 
 
 def applications_loader(application_name: str, match: str = "name", **application_kwargs):
@@ -137,9 +155,8 @@ def applications_loader(application_name: str, match: str = "name", **applicatio
         from kerascnn.runtime import keras  # noqa: PLC0415
 
         application = getattr(keras.applications, application_name)
-        include_top = any(layer.name == "predictions" for layer in model.layers)
         try:
-            source = application(weights="imagenet", include_top=include_top, **application_kwargs)
+            source = application(weights="imagenet", include_top=has_top(model), **application_kwargs)
         except Exception as error:  # download, cache or file errors: never continue with random weights
             raise WeightsDownloadError(
                 f"could not get the ImageNet weights of keras.applications.{application_name} for "

@@ -54,9 +54,12 @@ def test_the_build_is_the_zoo_model():
 
 def test_bench_twins_are_the_weights_applications():
     twins = {name: records[0].application for name, records in registry.weights_records().items()}
-    assert bench.APPLICATIONS == twins
-    assert {"resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152", "vgg16": "VGG16",
-            "vgg19": "VGG19"}.items() <= twins.items()  # families added later add theirs
+    assert bench.APPLICATIONS == twins == {
+        "resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152", "vgg16": "VGG16",
+        "vgg19": "VGG19", "resnet50v2": "ResNet50V2", "resnet101v2": "ResNet101V2", "resnet152v2": "ResNet152V2",
+        "densenet121": "DenseNet121", "densenet169": "DenseNet169", "densenet201": "DenseNet201",
+        "mobilenet": "MobileNet", "mobilenet_v2": "MobileNetV2", "inception_v3": "InceptionV3",
+        "xception": "Xception"}
     for application in twins.values():
         assert callable(getattr(keras.applications, application))
 

@@ -19,8 +19,6 @@ from tiers import sweep
 pytestmark = pytest.mark.tensorflow_only
 
 MODELS = kerascnn.list_models()
-
-
 def small_kwargs(name):
     card = kerascnn.model_card(name)
     parameters = inspect.signature(kerascnn.registry.get_builder(name)).parameters

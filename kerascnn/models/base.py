@@ -80,6 +80,7 @@ def start(
     default_classes: int = 1000,
     channels=None,
     fixed_size: bool = False,
+    weights_options: dict | None = None,
 ):
     """Validate the arguments of a builder and create its input.
 
@@ -89,7 +90,9 @@ def start(
     builder's ``**options``) is validated and completed in place. ``fixed_size=True`` says
     the top flattens the feature map, so with the top height and width cannot be None.
     ``model`` names the model in messages; when it is a registered name, a pretrained tag in
-    ``options["weights"]`` is checked against its :class:`~kerascnn.registry.Weights` record.
+    ``options["weights"]`` is checked against its :class:`~kerascnn.registry.Weights` record,
+    with ``weights_options`` the builder's arguments the record's application also takes
+    (MobileNet's ``alpha``; give :func:`finish` the same).
     """
     options.update(_options(options))
     if not isinstance(include_top, bool):
@@ -115,7 +118,8 @@ def start(
             "include_top=False for a fully convolutional model that accepts any size.")
     check_input_shape(input_shape, min_size, model, channels, allow_none=True)
     if isinstance(options["weights"], str) and card is not None and is_pretrained_tag(options["weights"]):
-        _check_pretrained(card, options, input_shape, units if with_top else None, fixed_size)
+        _check_pretrained(card, options, input_shape, units if with_top else None, fixed_size,
+                          weights_options or {})
     head = None
     if with_top:
         head = head_spec(units, options["task"], options["classifier_activation"], options["label_mode"])
@@ -139,7 +143,7 @@ def is_pretrained_tag(weights) -> bool:
     return is_tag(weights)
 
 
-def _check_pretrained(card, options, input_shape, units, fixed_size):
+def _check_pretrained(card, options, input_shape, units, fixed_size, weights_options):
     """Refuse, before building, a configuration the pretrained set cannot fill."""
     if not card.weights and options["weights"] in card.pretrained:
         return  # registered the older way (pretrained tags and the builder's own imagenet_loader)
@@ -158,6 +162,7 @@ def _check_pretrained(card, options, input_shape, units, fixed_size):
     if problems:
         raise WeightsNotAvailable(f"weights={options['weights']!r} does not fit {card.name} with "
                                   + "; ".join(problems) + ".")
+    record.application_kwargs(card.name, input_shape, units is not None, **weights_options)
 
 
 def features_or_top(x, head: HeadSpec | None, options: dict, top_pooling: str | None = "avg", dropout=None):
@@ -183,13 +188,14 @@ def pool_features(x, pooling):
 
 
 def finish(inputs, outputs, head: HeadSpec | None, options: dict, default_name: str,
-           loss_weights=None, imagenet_loader=None):
+           loss_weights=None, imagenet_loader=None, weights_options: dict | None = None):
     """Wrap in a Model, load ``options["weights"]``, compile unless ``compile=False``.
 
     A pretrained tag is loaded from the :class:`~kerascnn.registry.Weights` record of
     ``default_name`` (the registered name), unless the builder passes its own
     ``imagenet_loader`` (the older style, still accepted). With an ``input_tensor``, the
     model's inputs are the tensor's source inputs (``keras.utils.get_source_inputs``).
+    ``weights_options``: as :func:`start`.
     """
     from kerascnn.weights import load_model_weights  # noqa: PLC0415 - weights imports models lazily
 
@@ -197,7 +203,8 @@ def finish(inputs, outputs, head: HeadSpec | None, options: dict, default_name: 
         sources = keras.utils.get_source_inputs(inputs)
         inputs = sources[0] if len(sources) == 1 else sources
     model = keras.Model(inputs, outputs, name=options["name"] or default_name)
-    load_model_weights(model, options["weights"], imagenet_loader, registered=default_name)
+    load_model_weights(model, options["weights"], imagenet_loader, registered=default_name,
+                       options=weights_options)
     if options["compile"]:
         spec = head or HeadSpec(units=1, activation="linear", task="regression")
         compile_model(model, spec, options["optimizer"], options["learning_rate"],

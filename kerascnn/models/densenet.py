@@ -23,11 +23,11 @@ Examples:
 from __future__ import annotations
 
 from kerascnn.blocks import BN_EPSILON
-from kerascnn.errors import check_fraction, check_int
+from kerascnn.errors import WeightsNotAvailable, check_fraction, check_int
 from kerascnn.models import base
-from kerascnn.registry import register
+from kerascnn.models._card import applications_card
+from kerascnn.registry import keras_weights, register_family
 from kerascnn.runtime import IS_KERAS3, keras
-from kerascnn.weights import applications_loader
 
 layers = keras.layers
 
@@ -40,20 +40,9 @@ COMPRESSION = 0.5
 STEM_FILTERS = 64
 #: keras.applications names the stem "conv1/conv" in Keras 2 ("/" is not allowed in Keras 3).
 STEM = "conv1_" if IS_KERAS3 else "conv1/"
-#: The keras.applications models whose ImageNet weights each depth takes.
-APPLICATIONS = {121: "DenseNet121", 169: "DenseNet169", 201: "DenseNet201"}
 #: The stem maps a side s to ceil(s / 4); the three 2x2/2 average pools of the transitions
 #: halve it (rounding down) three times, so s >= 29 leaves a 1x1 map (28 -> 7 -> 3 -> 1 -> 0).
 MIN_INPUT_SIZE = 29
-
-# Per depth: Keras trainable count (= torchvision num_params), Keras total (keras.applications
-# with weights=None), torchvision GMACs (_ops), keras.io top-1 of the keras.applications weights.
-_FIGURES = {
-    121: (7_978_856, 8_062_504, 2.83, 75.0),
-    169: (14_149_480, 14_307_880, 3.36, 76.2),
-    201: (20_013_928, 20_242_984, 4.29, 77.3),
-}
-
 
 def dense_block(x, blocks: int, growth_rate: int = GROWTH_RATE, name: str | None = None):
     """A dense block of ``blocks`` bottleneck layers (Huang et al. 2017, figure 1).
@@ -121,16 +110,16 @@ def _check_blocks(blocks):
     return tuple(check_int("blocks", b, minimum=1) for b in blocks)
 
 
-def _check_imagenet(name, blocks, growth_rate, head):
+def _check_imagenet(name, blocks, growth_rate):
+    """The registered layouts only (another order of the same block sizes has the same depth)."""
     if blocks not in BLOCKS.values():
-        raise ValueError(f"weights='imagenet' is not available for blocks={blocks}; "
-                         f"ImageNet weights exist for {', '.join(f'densenet{d} (blocks={b})' for d, b in BLOCKS.items())} "
-                         "(from keras.applications). Use weights=None or the path of a weights file saved by kerascnn.")
+        raise WeightsNotAvailable(
+            f"weights='imagenet' is not available for blocks={blocks}; ImageNet weights exist for "
+            f"{', '.join(f'densenet{d} (blocks={b})' for d, b in BLOCKS.items())} (from keras.applications). "
+            "Use weights=None or the path of a weights file saved by kerascnn.")
     if growth_rate != GROWTH_RATE:
-        raise ValueError(f"weights='imagenet' needs growth_rate={GROWTH_RATE} for {name}, got {growth_rate}.")
-    if head is not None and head.units != 1000:
-        raise ValueError(f"weights='imagenet' with include_top=True needs num_classes=1000, got {head.units}; "
-                         "use include_top=False (or num_classes=0) and add your own head.")
+        raise WeightsNotAvailable(f"weights='imagenet' needs growth_rate={GROWTH_RATE} for {name}, "
+                                  f"got {growth_rate}.")
 
 
 def densenet(blocks=BLOCKS[121], input_shape=(224, 224, 3), num_classes=None, include_top=True,
@@ -158,11 +147,9 @@ def densenet(blocks=BLOCKS[121], input_shape=(224, 224, 3), num_classes=None, in
     growth_rate = check_int("growth_rate", growth_rate, minimum=1)
     depth = 2 * sum(blocks) + 5  # stem conv, two convs per dense layer, three transitions, classifier
     name = f"densenet{depth}"
-    imagenet = options.get("weights") == "imagenet"
-    inputs, head = base.start(input_shape, MIN_INPUT_SIZE, name, num_classes, include_top, options,
-                              channels=3 if imagenet else None)
-    if imagenet:
-        _check_imagenet(name, blocks, growth_rate, head)
+    if options.get("weights") == "imagenet":
+        _check_imagenet(name, blocks, growth_rate)
+    inputs, head = base.start(input_shape, MIN_INPUT_SIZE, name, num_classes, include_top, options)
 
     x = layers.ZeroPadding2D(3, name=f"{STEM}pad")(inputs)
     x = layers.Conv2D(STEM_FILTERS, 7, strides=2, use_bias=False, name=f"{STEM}conv")(x)
@@ -176,44 +163,11 @@ def densenet(blocks=BLOCKS[121], input_shape=(224, 224, 3), num_classes=None, in
             x = transition_block(x, COMPRESSION, name=f"pool{stage}")
     x = _bn_relu(x, "")  # keras.applications names these two "bn" and "relu"
     x = base.features_or_top(x, head, options, top_pooling="avg")
-    loader = applications_loader(APPLICATIONS[depth]) if imagenet else None
-    return base.finish(inputs, x, head, options, default_name=name, imagenet_loader=loader)
+    return base.finish(inputs, x, head, options, default_name=name)
 
 
-def _card(depth):
-    trainable, total, gmacs, top1 = _FIGURES[depth]
-    application = APPLICATIONS[depth]
-    return {
-        "family": "densenet",
-        "description": f"DenseNet-{depth} (BC): dense blocks {BLOCKS[depth]}, growth rate 32, "
-                       "compression 0.5, pre-activation bottlenecks, no conv bias",
-        "input_shape": (224, 224, 3),
-        "min_input_size": (MIN_INPUT_SIZE, MIN_INPUT_SIZE),
-        "num_classes": 1000,
-        "params": total,
-        "trainable_params": trainable,
-        "non_trainable_params": total - trainable,
-        "gmacs": gmacs,
-        "top1": top1,
-        "sources": {
-            "params": f"keras.applications.{application}(weights=None).count_params(), built in "
-                      "tests/models/test_densenet.py; table in docs/models/densenet.md",
-            "trainable_params": f"torchvision densenet{depth} IMAGENET1K_V1 num_params {trainable:,} "
-                                "(docs/models/densenet.md)",
-            "gmacs": f"torchvision densenet{depth} IMAGENET1K_V1 _ops {gmacs} GMACs (docs/models/densenet.md)",
-            "top1": f"keras.io/api/applications: {application} top-1 {top1}% (the weights of weights='imagenet')",
-            "min_input_size": "derived: stem ceil(s / 4), then three 2x2/2 average pools (densenet.MIN_INPUT_SIZE)",
-            "pretrained": f"keras.applications.{application} ImageNet weights, mapped by layer name",
-        },
-        "pretrained": ("imagenet",),
-    }
-
-
-for _depth, _blocks in BLOCKS.items():
-    register(f"densenet{_depth}", defaults={"blocks": _blocks}, **_card(_depth))(densenet)
-
-
-def densenet121(input_shape=(224, 224, 3), num_classes=None, include_top=True, **options):
+def densenet121(input_shape=(224, 224, 3), num_classes=None, include_top=True, growth_rate=GROWTH_RATE,
+                **options):
     """DenseNet-121: blocks (6, 12, 24, 16), 8,062,504 parameters (83,648 BatchNorm statistics).
 
     ``weights="imagenet"`` takes keras.applications' DenseNet121 weights (inputs prepared by
@@ -225,10 +179,11 @@ def densenet121(input_shape=(224, 224, 3), num_classes=None, include_top=True, *
         >>> card.params, card.trainable_params, card.pretrained
         (8062504, 7978856, ('imagenet',))
     """
-    return densenet(BLOCKS[121], input_shape, num_classes, include_top, **options)
+    return densenet(BLOCKS[121], input_shape, num_classes, include_top, growth_rate, **options)
 
 
-def densenet169(input_shape=(224, 224, 3), num_classes=None, include_top=True, **options):
+def densenet169(input_shape=(224, 224, 3), num_classes=None, include_top=True, growth_rate=GROWTH_RATE,
+                **options):
     """DenseNet-169: blocks (6, 12, 32, 32), 14,307,880 parameters. Arguments as :func:`densenet`.
 
     Examples:
@@ -236,10 +191,11 @@ def densenet169(input_shape=(224, 224, 3), num_classes=None, include_top=True, *
         >>> kerascnn.model_card("densenet169").trainable_params
         14149480
     """
-    return densenet(BLOCKS[169], input_shape, num_classes, include_top, **options)
+    return densenet(BLOCKS[169], input_shape, num_classes, include_top, growth_rate, **options)
 
 
-def densenet201(input_shape=(224, 224, 3), num_classes=None, include_top=True, **options):
+def densenet201(input_shape=(224, 224, 3), num_classes=None, include_top=True, growth_rate=GROWTH_RATE,
+                **options):
     """DenseNet-201: blocks (6, 12, 48, 32), 20,242,984 parameters. Arguments as :func:`densenet`.
 
     Examples:
@@ -247,4 +203,33 @@ def densenet201(input_shape=(224, 224, 3), num_classes=None, include_top=True, *
         >>> kerascnn.model_card("densenet201").trainable_params
         20013928
     """
-    return densenet(BLOCKS[201], input_shape, num_classes, include_top, **options)
+    return densenet(BLOCKS[201], input_shape, num_classes, include_top, growth_rate, **options)
+
+
+def _variant(builder, depth, trainable, total, gmacs, top1):
+    """The table entry of DenseNet-``depth``: ``trainable`` is torchvision's num_params, ``total``
+    keras.applications' count (weights=None), ``gmacs`` torchvision's ``_ops``, ``top1`` keras.io's."""
+    application = f"DenseNet{depth}"
+    sources = {
+        "params": f"keras.applications.{application}(weights=None).count_params(), built in "
+                  "tests/models/test_densenet.py; table in docs/models/densenet.md",
+        "trainable_params": f"torchvision densenet{depth} IMAGENET1K_V1 num_params {trainable:,} "
+                            "(docs/models/densenet.md)",
+        "gmacs": f"torchvision densenet{depth} IMAGENET1K_V1 _ops {gmacs} GMACs (docs/models/densenet.md)",
+        "top1": f"keras.io/api/applications: {application} top-1 {top1}% (the weights of weights='imagenet')",
+        "min_input_size": "derived: stem ceil(s / 4), then three 2x2/2 average pools (densenet.MIN_INPUT_SIZE)",
+    }
+    description = (f"DenseNet-{depth} (BC): dense blocks {BLOCKS[depth]}, growth rate 32, "
+                   "compression 0.5, pre-activation bottlenecks, no conv bias")
+    return applications_card(builder, "densenet", description, (224, 224, 3), MIN_INPUT_SIZE,
+                             (total, total - trainable, gmacs, top1), sources,
+                             keras_weights(application, "torch", top1=top1))
+
+
+#: The variants: name -> builder, card and weights (keras.applications' DenseNets).
+VARIANTS = {
+    "densenet121": _variant(densenet121, 121, 7_978_856, 8_062_504, 2.83, 75.0),
+    "densenet169": _variant(densenet169, 169, 14_149_480, 14_307_880, 3.36, 76.2),
+    "densenet201": _variant(densenet201, 201, 20_013_928, 20_242_984, 4.29, 77.3),
+}
+register_family(VARIANTS)

@@ -28,15 +28,15 @@ which is how Keras' own HDF5 loader reads them.
 from __future__ import annotations
 
 from kerascnn.blocks import classifier_head
-from kerascnn.errors import check_int
+from kerascnn.errors import WeightsNotAvailable, check_int
 from kerascnn.models import base
 from kerascnn.models._card import applications_card
 from kerascnn.models.googlenet import googlenet_inference_model
-from kerascnn.registry import register
+from kerascnn.registry import keras_weights, register_family
 from kerascnn.runtime import keras
-from kerascnn.weights import applications_loader
 
 layers = keras.layers
+PUBLIC = ("inception_v3_inference_model",)
 
 #: BatchNorm epsilon of TF-slim's (and keras.applications', torchvision's) Inception v3.
 BN_EPSILON = 1e-3
@@ -239,28 +239,19 @@ def _stem(inputs):
     return layers.MaxPooling2D(3, strides=2, name="maxpool_5a_3x3")(x)
 
 
-def _check_imagenet(aux_classifier, head):
-    if aux_classifier:
-        raise ValueError("weights='imagenet' with aux_classifier=True: keras.applications' InceptionV3 "
-                         "weights have no auxiliary head; build with aux_classifier=False.")
-    if head is not None and head.units != 1000:
-        raise ValueError(f"weights='imagenet' with include_top=True needs num_classes=1000, got "
-                         f"{head.units}; use include_top=False (or num_classes=0) and add your own head.")
-
-
 def _build(input_shape, num_classes, include_top, aux_classifier, options):
     if not isinstance(aux_classifier, bool):
         raise TypeError(f"aux_classifier must be True or False, got {aux_classifier!r}.")
     imagenet = isinstance(options.get("weights"), str) and options["weights"] == "imagenet"
     minimum = MIN_INPUT_SIZE_AUX if aux_classifier else MIN_INPUT_SIZE
+    if imagenet and aux_classifier:
+        raise WeightsNotAvailable("weights='imagenet' with aux_classifier=True: keras.applications' InceptionV3 "
+                                  "weights have no auxiliary head; build with aux_classifier=False.")
     inputs, head = base.start(input_shape, minimum, "inception_v3" + (" with aux_classifier" if
-                              aux_classifier else ""), num_classes, include_top, options,
-                              channels=3 if imagenet else None)
+                              aux_classifier else ""), num_classes, include_top, options)
     if aux_classifier and head is None:
         raise ValueError("aux_classifier=True needs a classifier: use include_top=True and "
                          "num_classes >= 1 (the auxiliary head classifies too).")
-    if imagenet:
-        _check_imagenet(aux_classifier, head)
     x = _stem(inputs)
     for index, pool_filters in enumerate(POOL_FILTERS):
         x = inception_a(x, pool_filters, name=f"mixed{index}")
@@ -274,36 +265,10 @@ def _build(input_shape, num_classes, include_top, aux_classifier, options):
     x = inception_e(x, name="mixed9")
     x = inception_e(x, name="mixed10")
     x = base.features_or_top(x, head, options, top_pooling="avg")
-    loader = applications_loader("InceptionV3", match="order") if imagenet else None
     if aux is not None:
         return base.finish(inputs, [x, aux], head, options, default_name="inception_v3",
                            loss_weights=[1.0, AUX_LOSS_WEIGHT])
-    return base.finish(inputs, x, head, options, default_name="inception_v3", imagenet_loader=loader)
-
-
-#: Registry name -> reference figures at 299x299x3, 1000 classes: Keras total and non-trainable
-#: (keras.applications InceptionV3 built with weights=None, checked in
-#: tests/models/test_inception_v3.py), GMACs (torchvision ``_ops``), top-1 (keras.io).
-VARIANTS = {
-    "inception_v3": (23_851_784, 34_432, 5.71, 77.9),
-}
-
-
-def _card(name):
-    sources = {
-        "params": "keras.applications.InceptionV3(weights=None): the same count "
-                  "(docs/models/inception_v3.md; torchvision's 27,161,264 = this trainable count "
-                  "+ 17,216 BN gammas + its aux head)",
-        "gmacs": "torchvision inception_v3 IMAGENET1K_V1 _ops: 5.71 GMACs at 299x299 "
-                 "(docs/models/inception_v3.md)",
-        "top1": "keras.io/api/applications: keras.applications InceptionV3 (the weights of "
-                "weights='imagenet'), one 299 crop",
-        "min_input_size": "keras.applications InceptionV3 (75x75); derived: inception_v3.MIN_INPUT_SIZE",
-        "pretrained": "keras.applications.InceptionV3 ImageNet weights, copied layer by layer in graph order",
-    }
-    description = ("Inception v3: factorised 35x35 / 17x17 / 8x8 modules (mixed0-mixed10), BN without scale, "
-                   "no conv bias, 299x299x3")
-    return applications_card("inception", description, (299, 299, 3), MIN_INPUT_SIZE, VARIANTS[name], sources)
+    return base.finish(inputs, x, head, options, default_name="inception_v3")
 
 
 def inception_v3(input_shape=(299, 299, 3), num_classes=None, include_top=True, aux_classifier=False,
@@ -329,8 +294,23 @@ def inception_v3(input_shape=(299, 299, 3), num_classes=None, include_top=True, 
     return _build(input_shape, num_classes, include_top, aux_classifier, options)
 
 
-for _name in VARIANTS:
-    register(_name, **_card(_name))(inception_v3)
+#: The variant: reference figures at 299x299x3, 1000 classes: Keras total and non-trainable
+#: (keras.applications InceptionV3 built with weights=None, checked in
+#: tests/models/test_inception_v3.py), GMACs (torchvision ``_ops``), top-1 (keras.io).
+VARIANTS = {
+    "inception_v3": applications_card(
+        inception_v3, "inception", "Inception v3: factorised 35x35 / 17x17 / 8x8 modules (mixed0-mixed10), BN "
+        "without scale, no conv bias, 299x299x3", (299, 299, 3), MIN_INPUT_SIZE, (23_851_784, 34_432, 5.71, 77.9),
+        {"params": "keras.applications.InceptionV3(weights=None): the same count "
+                   "(docs/models/inception_v3.md; torchvision's 27,161,264 = this trainable count "
+                   "+ 17,216 BN gammas + its aux head)",
+         "gmacs": "torchvision inception_v3 IMAGENET1K_V1 _ops: 5.71 GMACs at 299x299 (docs/models/inception_v3.md)",
+         "top1": "keras.io/api/applications: keras.applications InceptionV3 (the weights of "
+                 "weights='imagenet'), one 299 crop",
+         "min_input_size": "keras.applications InceptionV3 (75x75); derived: inception_v3.MIN_INPUT_SIZE"},
+        keras_weights("InceptionV3", "tf", match="order", input_shape=(299, 299, 3), top1=77.9)),
+}
+register_family(VARIANTS)
 
 
 def inception_v3_inference_model(model):

@@ -31,9 +31,8 @@ import numbers
 
 from kerascnn.errors import check_int
 from kerascnn.models import base
-from kerascnn.registry import register
+from kerascnn.registry import KERAS_APPLICATIONS_TABLE, keras_weights, register_family
 from kerascnn.runtime import is_mixed_precision, keras
-from kerascnn.weights import applications_loader
 
 layers = keras.layers
 
@@ -50,11 +49,11 @@ V2_LAST = 1280
 V2_BATCHNORM = {"epsilon": 1e-3, "momentum": 0.999}
 #: keras.applications MobileNet's dropout before conv_preds.
 V1_DROPOUT = 1e-3
-#: The (alpha, input side) pairs keras.applications has ImageNet weights for.
-IMAGENET = {
-    "mobilenet": ("MobileNet", (0.25, 0.5, 0.75, 1.0), (128, 160, 192, 224)),
-    "mobilenet_v2": ("MobileNetV2", (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), (96, 128, 160, 192, 224)),
-}
+#: keras.applications' ImageNet weights: the alphas and square input sides they exist for.
+V1_WEIGHTS = keras_weights("MobileNet", "tf", top1=70.4, sizes=(128, 160, 192, 224),
+                           options={"alpha": (0.25, 0.5, 0.75, 1.0), "depth_multiplier": (1,)})
+V2_WEIGHTS = keras_weights("MobileNetV2", "tf", top1=71.3, sizes=(96, 128, 160, 192, 224),
+                           options={"alpha": (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)})
 #: v1: the stem maps a side s to ceil(s / 2) ("same"), each of the four stride-2 blocks
 #: (pad 0 before, 1 after, valid 3x3/2) to floor(s / 2): s >= 31 leaves a 1x1 map.
 V1_MIN_INPUT_SIZE = 31
@@ -158,29 +157,6 @@ def _check_alpha(alpha):
     return float(alpha)
 
 
-def _imagenet_loader(name, alpha, input_shape, head):
-    """Check that keras.applications has weights for this (alpha, size), then return their loader.
-
-    With the top the input side must be one the weights were trained at; without it the
-    weights do not depend on the size and any input takes those trained at 224 (as
-    keras.applications does), unless the side is itself one of the trained sizes.
-    """
-    application, alphas, sides = IMAGENET[name]
-    pairs = ", ".join(f"({a}, {s})" for a in alphas for s in sides)
-    square_side = input_shape[0] if input_shape[0] == input_shape[1] else None
-    if alpha not in alphas or (head is not None and square_side not in sides):
-        raise ValueError(
-            f"weights='imagenet' is not available for {name} with alpha={alpha} and input_shape="
-            f"{tuple(input_shape)}; keras.applications.{application} has ImageNet weights for the "
-            f"(alpha, input side) pairs {pairs} (square inputs; with include_top=False any input size "
-            "takes the weights of its alpha). Use weights=None or the path of a weights file.")
-    if head is not None and head.units != 1000:
-        raise ValueError(f"weights='imagenet' with include_top=True needs num_classes=1000, got {head.units}; "
-                         "use include_top=False (or num_classes=0) and add your own head.")
-    side = square_side if square_side in sides else 224
-    return applications_loader(application, alpha=alpha, input_shape=(side, side, 3))
-
-
 def mobilenet(input_shape=(224, 224, 3), num_classes=None, include_top=True, alpha=1.0, depth_multiplier=1,
               **options):
     """MobileNet v1 (Howard et al. 2017): 4,253,864 parameters at alpha 1 (21,888 BatchNorm statistics).
@@ -206,14 +182,9 @@ def mobilenet(input_shape=(224, 224, 3), num_classes=None, include_top=True, alp
     """
     alpha = _check_alpha(alpha)
     depth_multiplier = check_int("depth_multiplier", depth_multiplier, minimum=1)
-    imagenet = options.get("weights") == "imagenet"
+    application = {"alpha": alpha, "depth_multiplier": depth_multiplier}
     inputs, head = base.start(input_shape, V1_MIN_INPUT_SIZE, "mobilenet", num_classes, include_top, options,
-                              channels=3 if imagenet else None)
-    loader = None
-    if imagenet:
-        if depth_multiplier != 1:
-            raise ValueError(f"weights='imagenet' needs depth_multiplier=1 for mobilenet, got {depth_multiplier}.")
-        loader = _imagenet_loader("mobilenet", alpha, input_shape, head)
+                              weights_options=application)
     x = layers.Conv2D(_width(V1_STEM, alpha), 3, strides=2, padding="same", use_bias=False, name="conv1")(inputs)
     x = layers.BatchNormalization(name="conv1_bn")(x)
     x = _relu6("conv1_relu")(x)
@@ -223,7 +194,7 @@ def mobilenet(input_shape=(224, 224, 3), num_classes=None, include_top=True, alp
         x = base.pool_features(x, options["pooling"])
     else:
         x = _v1_top(x, head, options["dropout"] if options["dropout"] is not None else V1_DROPOUT)
-    return base.finish(inputs, x, head, options, default_name="mobilenet", imagenet_loader=loader)
+    return base.finish(inputs, x, head, options, default_name="mobilenet", weights_options=application)
 
 
 def _width(channels, alpha):
@@ -262,10 +233,8 @@ def mobilenet_v2(input_shape=(224, 224, 3), num_classes=None, include_top=True, 
         (None, 3, 3, 1280)
     """
     alpha = _check_alpha(alpha)
-    imagenet = options.get("weights") == "imagenet"
     inputs, head = base.start(input_shape, V2_MIN_INPUT_SIZE, "mobilenet_v2", num_classes, include_top, options,
-                              channels=3 if imagenet else None)
-    loader = _imagenet_loader("mobilenet_v2", alpha, input_shape, head) if imagenet else None
+                              weights_options={"alpha": alpha})
     x = layers.Conv2D(make_divisible(V2_STEM * alpha), 3, strides=2, padding="same", use_bias=False,
                       name="Conv1")(inputs)
     x = layers.BatchNormalization(**V2_BATCHNORM, name="bn_Conv1")(x)
@@ -281,57 +250,50 @@ def mobilenet_v2(input_shape=(224, 224, 3), num_classes=None, include_top=True, 
     x = layers.BatchNormalization(**V2_BATCHNORM, name="Conv_1_bn")(x)
     x = _relu6("out_relu")(x)
     x = base.features_or_top(x, head, options, top_pooling="avg")
-    return base.finish(inputs, x, head, options, default_name="mobilenet_v2", imagenet_loader=loader)
+    return base.finish(inputs, x, head, options, default_name="mobilenet_v2", weights_options={"alpha": alpha})
 
 
-# keras.applications (weights=None, alpha 1, 224x224): total and trainable counts.
-_FIGURES = {
-    "mobilenet": {
-        "description": "MobileNet v1, alpha 1.0: 13 depthwise-separable blocks, ReLU6, 1x1-conv classifier",
-        "min_input_size": (V1_MIN_INPUT_SIZE, V1_MIN_INPUT_SIZE),
-        "params": 4_253_864, "trainable_params": 4_231_976, "gmacs": 0.569, "top1": 70.4,
-        "sources": {
+_PARAMS = ("keras.applications.{}(weights=None).count_params(), built in tests/models/test_mobilenet.py "
+           "(" + KERAS_APPLICATIONS_TABLE + ")")
+_TOP1 = "keras.io/api/applications: {} top-1 {}% (the weights of weights='imagenet', alpha 1.0, 224)"
+_TORCHVISION = "torchvision mobilenet_v2 IMAGENET1K_V1 ({}; docs/references.md)"
+
+#: The variants: name -> builder, card (keras.applications counts at alpha 1, 224x224) and weights.
+VARIANTS = {
+    "mobilenet": dict(
+        builder=mobilenet,
+        family="mobilenet",
+        description="MobileNet v1, alpha 1.0: 13 depthwise-separable blocks, ReLU6, 1x1-conv classifier",
+        input_shape=(224, 224, 3),
+        min_input_size=(V1_MIN_INPUT_SIZE, V1_MIN_INPUT_SIZE),
+        num_classes=1000,
+        params=4_253_864, trainable_params=4_231_976, non_trainable_params=21_888, gmacs=0.569, top1=70.4,
+        sources={
+            "params": _PARAMS.format("MobileNet"),
+            "top1": _TOP1.format("MobileNet", 70.4),
             "gmacs": "Howard et al. 2017, arXiv 1704.04861, Table 8: 569 million mult-adds (MACs), 224x224",
             "min_input_size": "derived: stem ceil(s / 2), four valid 3x3/2 blocks floor(s / 2) "
                               "(mobilenet.V1_MIN_INPUT_SIZE)",
         },
-    },
-    "mobilenet_v2": {
-        "description": "MobileNet v2, alpha 1.0: 17 inverted residual blocks (t = 6), linear bottlenecks, "
-                       "1x1 conv 1280",
-        "min_input_size": (V2_MIN_INPUT_SIZE, V2_MIN_INPUT_SIZE),
-        "params": 3_538_984, "trainable_params": 3_504_872, "gmacs": 0.30, "top1": 71.3,
-        "sources": {
-            "trainable_params": "torchvision mobilenet_v2 IMAGENET1K_V1 num_params 3,504,872 "
-                                "(docs/models/mobilenet.md)",
-            "gmacs": "torchvision mobilenet_v2 IMAGENET1K_V1 _ops 0.30 GMACs (docs/models/mobilenet.md)",
+        weights=(V1_WEIGHTS,),
+    ),
+    "mobilenet_v2": dict(
+        builder=mobilenet_v2,
+        family="mobilenet",
+        description="MobileNet v2, alpha 1.0: 17 inverted residual blocks (t = 6), linear bottlenecks, "
+                    "1x1 conv 1280",
+        input_shape=(224, 224, 3),
+        min_input_size=(V2_MIN_INPUT_SIZE, V2_MIN_INPUT_SIZE),
+        num_classes=1000,
+        params=3_538_984, trainable_params=3_504_872, non_trainable_params=34_112, gmacs=0.30, top1=71.3,
+        sources={
+            "params": _PARAMS.format("MobileNetV2"),
+            "top1": _TOP1.format("MobileNetV2", 71.3),
+            "trainable_params": _TORCHVISION.format("num_params 3,504,872"),
+            "gmacs": _TORCHVISION.format("_ops 0.30 GMACs"),
             "min_input_size": "derived: every stride-2 layer pads 'same' (mobilenet.V2_MIN_INPUT_SIZE)",
         },
-    },
+        weights=(V2_WEIGHTS,),
+    ),
 }
-
-
-def _card(name):
-    application = IMAGENET[name][0]
-    figures = dict(_FIGURES[name])
-    sources = {
-        "params": f"keras.applications.{application}(weights=None).count_params(), built in "
-                  "tests/models/test_mobilenet.py; table in docs/models/mobilenet.md",
-        "top1": f"keras.io/api/applications: {application} top-1 {figures['top1']}% "
-                "(the weights of weights='imagenet', alpha 1.0, 224)",
-        "pretrained": f"keras.applications.{application} ImageNet weights, mapped by layer name",
-        **figures.pop("sources"),
-    }
-    return {
-        "family": "mobilenet",
-        "input_shape": (224, 224, 3),
-        "num_classes": 1000,
-        "non_trainable_params": figures["params"] - figures["trainable_params"],
-        "pretrained": ("imagenet",),
-        "sources": sources,
-        **figures,
-    }
-
-
-for _name, _builder in (("mobilenet", mobilenet), ("mobilenet_v2", mobilenet_v2)):
-    register(_name, **_card(_name))(_builder)
+register_family(VARIANTS)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from kerascnn.blocks import conv_bn_act
 from kerascnn.errors import check_int
 from kerascnn.models import base
-from kerascnn.registry import register
+from kerascnn.registry import REFERENCES, register_family
 from kerascnn.runtime import is_mixed_precision, keras
 
 layers = keras.layers
@@ -108,20 +108,24 @@ def nin(input_shape=(224, 224, 1), num_classes=None, include_top=True, final_rel
     return base.finish(inputs, x, head, options, default_name="nin")
 
 
-register(
-    "nin",
-    family="nin",
-    description="Network in Network (d2l.ai): four mlpconv blocks 96-256-384-classes, max pools, "
-                "dropout 0.5, global average pooling, no dense layer; 224x224x1, 10 classes",
-    input_shape=(224, 224, 1),
-    min_input_size=(MIN_INPUT_SIZE, MIN_INPUT_SIZE),
-    num_classes=10,
-    params=1_992_166,
-    trainable_params=1_992_166,
-    non_trainable_params=0,
-    sources={
-        "params": "recomputed from d2l.ai's NiN structure (d2l.ai, Network in Network; Lin et al. 2013, "
-                  "arXiv 1312.4400) by hand arithmetic in tests/models/test_nin.py; table in docs/models/nin.md",
-        "min_input_size": "derived: 11x11/4 valid conv and three 3x3/2 valid pools (nin.MIN_INPUT_SIZE)",
-    },
-)(nin)
+#: The variant: d2l.ai's NiN at 224x224x1 with 10 classes.
+VARIANTS = {
+    "nin": dict(
+        builder=nin,
+        family="nin",
+        description="Network in Network (d2l.ai): four mlpconv blocks 96-256-384-classes, max pools, "
+                    "dropout 0.5, global average pooling, no dense layer; 224x224x1, 10 classes",
+        input_shape=(224, 224, 1),
+        min_input_size=(MIN_INPUT_SIZE, MIN_INPUT_SIZE),
+        num_classes=10,
+        params=1_992_166,
+        trainable_params=1_992_166,
+        non_trainable_params=0,
+        sources={
+            "params": REFERENCES + ", papers table: NiN (d2l.ai) 1,992,166, recomputed layer by layer from "
+                      "d2l.ai's structure (Lin et al. 2013, arXiv 1312.4400)",
+            "min_input_size": "derived: 11x11/4 valid conv and three 3x3/2 valid pools (nin.MIN_INPUT_SIZE)",
+        },
+    ),
+}
+register_family(VARIANTS)

@@ -17,8 +17,8 @@ counterpart: the paper's pre-activation basic block on the layout of ResNet-18/3
 
 Examples:
     >>> from kerascnn.models.resnet_v2 import VARIANTS
-    >>> VARIANTS["resnet50v2"]
-    ('bottleneck', (3, 4, 6, 3), 'last', 'ResNet50V2')
+    >>> VARIANTS["resnet50v2"]["weights"][0].application
+    'ResNet50V2'
 """
 
 from __future__ import annotations
@@ -26,21 +26,10 @@ from __future__ import annotations
 from kerascnn.blocks import BN_EPSILON, preact_basic_block, preact_bottleneck_block
 from kerascnn.models import base
 from kerascnn.models.resnet import card, stages, start, stem
-from kerascnn.registry import register
+from kerascnn.registry import keras_weights, register_family
 from kerascnn.runtime import keras
-from kerascnn.weights import applications_loader
 
 layers = keras.layers
-
-#: name -> (block, blocks per stage conv2..conv5, which block of a stage downsamples,
-#: the keras.applications model with the same layout and ImageNet weights)
-VARIANTS = {
-    "resnet18v2": ("basic", (2, 2, 2, 2), "first", None),
-    "resnet34v2": ("basic", (3, 4, 6, 3), "first", None),
-    "resnet50v2": ("bottleneck", (3, 4, 6, 3), "last", "ResNet50V2"),
-    "resnet101v2": ("bottleneck", (3, 4, 23, 3), "last", "ResNet101V2"),
-    "resnet152v2": ("bottleneck", (3, 8, 36, 3), "last", "ResNet152V2"),
-}
 BLOCKS = {"basic": preact_basic_block, "bottleneck": preact_bottleneck_block}
 
 _KERAS = ("keras.applications.{} built with weights=None (counted in tests/models/test_resnet_v2.py); "
@@ -48,61 +37,33 @@ _KERAS = ("keras.applications.{} built with weights=None (counted in tests/model
 _OSMR = ("osmr/imgclsmob preresnet{} (torch, no biases, stem BatchNorm): {:,}, less the stem "
          "BatchNorm's 128, plus {:,} biases of the convolutions no BatchNorm follows; docs/models/resnet_v2.md")
 _KERAS_TOP1 = "keras.io/api/applications: {} (the weights of weights='imagenet'), one 224 crop"
-#: name -> (Keras total, trainable, top-1 %, source of the counts, source of the top-1)
-FIGURES = {
-    "resnet18v2": (11_698_408, 11_690_600, None, _OSMR.format(18, 11_687_848, 2_880), None),
-    "resnet34v2": (21_815_848, 21_800_616, None, _OSMR.format(34, 21_796_008, 4_736), None),
-    "resnet50v2": (25_613_800, 25_568_360, 76.0, _KERAS.format("ResNet50V2"),
-                    _KERAS_TOP1.format("ResNet50V2")),
-    "resnet101v2": (44_675_560, 44_577_896, 77.2, _KERAS.format("ResNet101V2"),
-                    _KERAS_TOP1.format("ResNet101V2")),
-    "resnet152v2": (60_380_648, 60_236_904, 78.0, _KERAS.format("ResNet152V2"),
-                    _KERAS_TOP1.format("ResNet152V2")),
-}
 
 
-def _build(name, input_shape, num_classes, include_top, options):
-    kind, repeats, downsample, application = VARIANTS[name]
-    imagenet = isinstance(options.get("weights"), str) and options["weights"] == "imagenet"
-    if imagenet and application is None:
-        raise ValueError(f"weights='imagenet' is not available for {name}; ImageNet weights exist "
-                         "for resnet50v2, resnet101v2 and resnet152v2 (from keras.applications). Use "
-                         "weights=None or the path of a weights file saved by kerascnn.")
-    inputs, head = start(name, input_shape, num_classes, include_top, options, imagenet)
+def _build(name, layout, input_shape, num_classes, include_top, options):
+    kind, repeats, downsample = layout
+    inputs, head = start(name, input_shape, num_classes, include_top, options)
     x = stem(inputs, batch_norm=False)
     x = stages(x, repeats, BLOCKS[kind], downsample=downsample)
     x = layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name="post_bn")(x)
     x = layers.Activation("relu", name="post_relu")(x)
     x = base.features_or_top(x, head, options, top_pooling="avg")
-    loader = applications_loader(application) if application else None
-    return base.finish(inputs, x, head, options, default_name=name, imagenet_loader=loader)
+    return base.finish(inputs, x, head, options, default_name=name)
 
 
-def _card(name):
-    kind, repeats, downsample, application = VARIANTS[name]
-    params, trainable, top1, params_source, top1_source = FIGURES[name]
-    depth = name[len("resnet"):-len("v2")]
-    description = (f"ResNet-{depth} V2: pre-activation {kind} blocks {list(repeats)}, "
-                   f"stride in the {downsample} block of a stage, BatchNorm-ReLU before each conv")
-    sources = {"params": params_source, **({"top1": top1_source} if top1_source else {})}
-    return card("resnet_v2", description, params, trainable, sources, top1=top1,
-                pretrained=("imagenet",) if application else ())
-
-
-def _make_builder(name):
-    kind, repeats, downsample, application = VARIANTS[name]
-    params = FIGURES[name][0]
+def _variant(name, kind, repeats, downsample, params, trainable, params_source, application=None, top1=None):
+    """The table entry of one variant: its builder (named ``name``), card and weights."""
+    layout = (kind, repeats, downsample)
 
     def builder(input_shape=(224, 224, 3), num_classes=None, include_top=True, **options):
-        return _build(name, input_shape, num_classes, include_top, options)
+        return _build(name, layout, input_shape, num_classes, include_top, options)
 
-    weights = (f"``weights='imagenet'`` takes keras.applications.{application}'s weights layer by layer "
-               "(a failed download raises)." if application else "No ImageNet weights (keras.applications "
-               "has no such model).")
+    weights_note = (f"``weights='imagenet'`` takes keras.applications.{application}'s weights layer by layer "
+                    "(a failed download raises)." if application else "No ImageNet weights (keras.applications "
+                    "has no such model).")
     builder.__name__ = builder.__qualname__ = name
     builder.__doc__ = f"""ResNet V2 {name}: pre-activation {kind} blocks {list(repeats)}, {params:,} params.
 
-    Downsampling in the {downsample} block of a stage. {weights} The arguments are those of
+    Downsampling in the {downsample} block of a stage. {weights_note} The arguments are those of
     every builder (``input_shape``, ``num_classes``, ``include_top``, ``pooling``, ``weights``...).
 
     Examples:
@@ -110,13 +71,35 @@ def _make_builder(name):
         >>> kerascnn.model_card("{name}").params
         {params}
     """
-    return register(name, **_card(name))(builder)
+    depth = name[len("resnet"):-len("v2")]
+    description = (f"ResNet-{depth} V2: pre-activation {kind} blocks {list(repeats)}, "
+                   f"stride in the {downsample} block of a stage, BatchNorm-ReLU before each conv")
+    sources = {"params": params_source}
+    weights = ()
+    if application:
+        sources["top1"] = _KERAS_TOP1.format(application)
+        weights = (keras_weights(application, "tf", top1=top1),)
+    return {"builder": builder, **card("resnet_v2", description, params, trainable, sources, top1=top1,
+                                       weights=weights)}
 
 
-#: name -> registered builder, one per row of :data:`VARIANTS`
-BUILDERS = {name: _make_builder(name) for name in VARIANTS}
-resnet18v2 = BUILDERS["resnet18v2"]
-resnet34v2 = BUILDERS["resnet34v2"]
-resnet50v2 = BUILDERS["resnet50v2"]
-resnet101v2 = BUILDERS["resnet101v2"]
-resnet152v2 = BUILDERS["resnet152v2"]
+#: The variants: name -> builder, card and weights. ResNet50V2/101V2/152V2 are keras.applications'
+#: layout (downsampling in the last block of a stage) with its ImageNet weights.
+VARIANTS = {
+    "resnet18v2": _variant("resnet18v2", "basic", (2, 2, 2, 2), "first", 11_698_408, 11_690_600,
+                           _OSMR.format(18, 11_687_848, 2_880)),
+    "resnet34v2": _variant("resnet34v2", "basic", (3, 4, 6, 3), "first", 21_815_848, 21_800_616,
+                           _OSMR.format(34, 21_796_008, 4_736)),
+    "resnet50v2": _variant("resnet50v2", "bottleneck", (3, 4, 6, 3), "last", 25_613_800, 25_568_360,
+                           _KERAS.format("ResNet50V2"), "ResNet50V2", 76.0),
+    "resnet101v2": _variant("resnet101v2", "bottleneck", (3, 4, 23, 3), "last", 44_675_560, 44_577_896,
+                            _KERAS.format("ResNet101V2"), "ResNet101V2", 77.2),
+    "resnet152v2": _variant("resnet152v2", "bottleneck", (3, 8, 36, 3), "last", 60_380_648, 60_236_904,
+                            _KERAS.format("ResNet152V2"), "ResNet152V2", 78.0),
+}
+register_family(VARIANTS)
+resnet18v2 = VARIANTS["resnet18v2"]["builder"]
+resnet34v2 = VARIANTS["resnet34v2"]["builder"]
+resnet50v2 = VARIANTS["resnet50v2"]["builder"]
+resnet101v2 = VARIANTS["resnet101v2"]["builder"]
+resnet152v2 = VARIANTS["resnet152v2"]["builder"]

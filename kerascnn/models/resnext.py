@@ -17,8 +17,8 @@ model has these architectures, so there are no ``weights="imagenet"``.
 
 Examples:
     >>> from kerascnn.models.resnext import VARIANTS
-    >>> VARIANTS["resnext50_32x4d"], VARIANTS["wide_resnet50_2"]
-    ((50, 32, 4), (50, 1, 128))
+    >>> VARIANTS["wide_resnet50_2"]["family"], VARIANTS["resnext50_32x4d"]["trainable_params"]
+    ('wide_resnet', 25028904)
 """
 
 from __future__ import annotations
@@ -29,37 +29,15 @@ from kerascnn.blocks import resnext_block
 from kerascnn.errors import check_int
 from kerascnn.models import base
 from kerascnn.models.resnet import CONFIGS, card, stages, start, stem
-from kerascnn.registry import register
+from kerascnn.registry import register_family
 
-#: name -> (depth, cardinality, base_width): torchvision's groups and width_per_group
-VARIANTS = {
-    "resnext50_32x4d": (50, 32, 4),
-    "resnext101_32x8d": (101, 32, 8),
-    "resnext101_64x4d": (101, 64, 4),
-    "wide_resnet50_2": (50, 1, 128),
-    "wide_resnet101_2": (101, 1, 128),
-}
-#: name -> (torchvision num_params = Keras trainable, BatchNorm channels, GMACs `_ops`, acc@1):
-#: torchvision weights metadata (IMAGENET1K_V1), copied in docs/models/resnext.md; the BatchNorm
-#: channels are recomputed from the layout in tests/models/test_resnext.py.
-FIGURES = {
-    "resnext50_32x4d": (25_028_904, 34_112, 4.23, 77.618),
-    "resnext101_32x8d": (88_791_336, 101_440, 16.41, 79.312),
-    "resnext101_64x4d": (83_455_272, 101_440, 15.46, 83.246),
-    "wide_resnet50_2": (68_883_240, 34_112, 11.40, 78.468),
-    "wide_resnet101_2": (126_886_696, 68_928, 22.75, 78.848),
-}
 _TORCHVISION = "torchvision {} IMAGENET1K_V1 weights metadata: {} (table in docs/models/resnext.md)"
 
 
-def _build(name, input_shape, num_classes, include_top, cardinality, base_width, options):
-    depth = VARIANTS[name][0]
+def _build(name, depth, input_shape, num_classes, include_top, cardinality, base_width, options):
     cardinality = check_int("cardinality", cardinality, minimum=1)
     base_width = check_int("base_width", base_width, minimum=1)
-    if options.get("weights") == "imagenet":
-        raise ValueError(f"weights='imagenet' is not available for {name}: keras.applications has no such "
-                         "model. Use weights=None or the path of a weights file saved by kerascnn.")
-    inputs, head = start(name, input_shape, num_classes, include_top, options, imagenet=False)
+    inputs, head = start(name, input_shape, num_classes, include_top, options)
     x = stem(inputs, use_bias=False)
     block = functools.partial(resnext_block, cardinality=cardinality, base_width=base_width, use_bias=False)
     x = stages(x, CONFIGS[depth][1], block)
@@ -67,33 +45,27 @@ def _build(name, input_shape, num_classes, include_top, cardinality, base_width,
     return base.finish(inputs, x, head, options, default_name=name)
 
 
-def _card(name):
-    depth, cardinality, base_width = VARIANTS[name]
-    trainable, bn_channels, gmacs, top1 = FIGURES[name]
+def _variant(name, depth, cardinality, base_width, trainable, bn_channels, gmacs, top1):
+    """The table entry of one variant: its builder (named ``name``) and card.
+
+    ``trainable``, ``gmacs`` and ``top1`` are torchvision's weights metadata (IMAGENET1K_V1:
+    num_params, ``_ops``, acc@1; copied in docs/models/resnext.md); ``bn_channels`` are the
+    BatchNorm channels, recomputed from the layout in tests/models/test_resnext.py.
+    """
+    params = trainable + 2 * bn_channels
+
+    def builder(input_shape=(224, 224, 3), num_classes=None, include_top=True, cardinality=cardinality,
+                base_width=base_width, **options):
+        return _build(name, depth, input_shape, num_classes, include_top, cardinality, base_width, options)
+
     if cardinality == 1:
         description = (f"Wide ResNet-{depth}-2: ResNet-{depth} with bottlenecks twice as wide "
                        "(torchvision's form)")
     else:
         description = (f"ResNeXt-{depth} ({cardinality}x{base_width}d): bottlenecks with a 3x3 conv of "
                        f"{cardinality} groups, {base_width} channels each in conv2 (torchvision's form)")
-    sources = {"params": _TORCHVISION.format(name, f"num_params {trainable:,}")
-               + f", + 2 x {bn_channels:,} BatchNorm statistics (Keras counts them)",
-               "gmacs": _TORCHVISION.format(name, f"_ops {gmacs} GMACs (multiply-accumulates)"),
-               "top1": _TORCHVISION.format(name, f"acc@1 {top1}, one 224 crop")}
-    return card("resnext" if cardinality > 1 else "wide_resnet", description, trainable + 2 * bn_channels,
-                trainable, sources, gmacs=gmacs, top1=top1)
-
-
-def _make_builder(name):
-    depth, cardinality, base_width = VARIANTS[name]
-    params = FIGURES[name][0] + 2 * FIGURES[name][1]
-
-    def builder(input_shape=(224, 224, 3), num_classes=None, include_top=True, cardinality=cardinality,
-                base_width=base_width, **options):
-        return _build(name, input_shape, num_classes, include_top, cardinality, base_width, options)
-
     builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = f"""{_card(name)["description"]}: {params:,} parameters.
+    builder.__doc__ = f"""{description}: {params:,} parameters.
 
     ``cardinality`` (default {cardinality}) and ``base_width`` (default {base_width}) are the
     groups of each bottleneck's 3x3 convolution and their width in conv2 (torchvision's
@@ -104,15 +76,29 @@ def _make_builder(name):
     Examples:
         >>> import kerascnn
         >>> kerascnn.model_card("{name}").trainable_params  # torchvision's num_params
-        {FIGURES[name][0]}
+        {trainable}
     """
-    return register(name, **_card(name))(builder)
+    sources = {"params": _TORCHVISION.format(name, f"num_params {trainable:,}")
+               + f", + 2 x {bn_channels:,} BatchNorm statistics (Keras counts them)",
+               "gmacs": _TORCHVISION.format(name, f"_ops {gmacs} GMACs (multiply-accumulates)"),
+               "top1": _TORCHVISION.format(name, f"acc@1 {top1}, one 224 crop")}
+    return {"builder": builder, **card("resnext" if cardinality > 1 else "wide_resnet", description, params,
+                                       trainable, sources, gmacs=gmacs, top1=top1)}
 
 
-#: name -> registered builder, one per row of :data:`VARIANTS`
-BUILDERS = {name: _make_builder(name) for name in VARIANTS}
-resnext50_32x4d = BUILDERS["resnext50_32x4d"]
-resnext101_32x8d = BUILDERS["resnext101_32x8d"]
-resnext101_64x4d = BUILDERS["resnext101_64x4d"]
-wide_resnet50_2 = BUILDERS["wide_resnet50_2"]
-wide_resnet101_2 = BUILDERS["wide_resnet101_2"]
+#: The variants: name -> (depth, torchvision's groups and width_per_group, its num_params,
+#: BatchNorm channels, GMACs, acc@1) as builder and card. No ImageNet weights: keras.applications
+#: has no such models.
+VARIANTS = {
+    "resnext50_32x4d": _variant("resnext50_32x4d", 50, 32, 4, 25_028_904, 34_112, 4.23, 77.618),
+    "resnext101_32x8d": _variant("resnext101_32x8d", 101, 32, 8, 88_791_336, 101_440, 16.41, 79.312),
+    "resnext101_64x4d": _variant("resnext101_64x4d", 101, 64, 4, 83_455_272, 101_440, 15.46, 83.246),
+    "wide_resnet50_2": _variant("wide_resnet50_2", 50, 1, 128, 68_883_240, 34_112, 11.40, 78.468),
+    "wide_resnet101_2": _variant("wide_resnet101_2", 101, 1, 128, 126_886_696, 68_928, 22.75, 78.848),
+}
+register_family(VARIANTS)
+resnext50_32x4d = VARIANTS["resnext50_32x4d"]["builder"]
+resnext101_32x8d = VARIANTS["resnext101_32x8d"]["builder"]
+resnext101_64x4d = VARIANTS["resnext101_64x4d"]["builder"]
+wide_resnet50_2 = VARIANTS["wide_resnet50_2"]["builder"]
+wide_resnet101_2 = VARIANTS["wide_resnet101_2"]["builder"]

@@ -27,9 +27,8 @@ from __future__ import annotations
 from kerascnn.errors import check_int
 from kerascnn.models import base
 from kerascnn.models._card import applications_card
-from kerascnn.registry import register
+from kerascnn.registry import keras_weights, register_family
 from kerascnn.runtime import keras
-from kerascnn.weights import applications_loader
 
 layers = keras.layers
 
@@ -120,12 +119,7 @@ def _stem(inputs):
 
 
 def _build(input_shape, num_classes, include_top, options):
-    imagenet = isinstance(options.get("weights"), str) and options["weights"] == "imagenet"
-    inputs, head = base.start(input_shape, MIN_INPUT_SIZE, "xception", num_classes, include_top, options,
-                              channels=3 if imagenet else None)
-    if imagenet and head is not None and head.units != 1000:
-        raise ValueError(f"weights='imagenet' with include_top=True needs num_classes=1000, got "
-                         f"{head.units}; use include_top=False (or num_classes=0) and add your own head.")
+    inputs, head = base.start(input_shape, MIN_INPUT_SIZE, "xception", num_classes, include_top, options)
     x = _stem(inputs)
     for block, filters in enumerate(ENTRY_FILTERS, start=2):
         x = xception_downsampling_block(x, filters, f"block{block}", activate_input=block > 2)
@@ -137,34 +131,7 @@ def _build(input_shape, num_classes, include_top, options):
         x = separable_conv_bn(x, filters, name, activate=False)
         x = layers.Activation("relu", name=f"{name}_act")(x)
     x = base.features_or_top(x, head, options, top_pooling="avg")
-    loader = applications_loader("Xception", match="order") if imagenet else None
-    return base.finish(inputs, x, head, options, default_name="xception", imagenet_loader=loader)
-
-
-#: Registry name -> reference figures at 299x299x3, 1000 classes: Keras total and non-trainable
-#: (keras.applications Xception built with weights=None, checked in tests/models/test_xception.py;
-#: the trainable count is the paper's Table 3), GMACs (osmr/imgclsmob; the paper gives none),
-#: top-1 (keras.io).
-VARIANTS = {
-    "xception": (22_910_480, 54_528, 8.40, 79.0),
-}
-
-
-def _card(name):
-    sources = {
-        "params": "keras.applications.Xception(weights=None): the same count; trainable 22,855,952 as "
-                  "Chollet 2017 (arXiv 1610.02357) Table 3 (docs/models/xception.md)",
-        "gmacs": "osmr/imgclsmob pytorch/README.md: Xception 8,403.63M 'FLOPs/2' at 299x299 (a little more "
-                 "than MACs; kerascnn.analysis.macs: 8.357); the paper gives none (docs/models/xception.md)",
-        "top1": "keras.io/api/applications: keras.applications Xception (the weights of weights='imagenet'), "
-                "one 299 crop; Chollet 2017 Table 1: 0.790",
-        "min_input_size": "derived: two unpadded 3x3 stem convolutions (xception.MIN_INPUT_SIZE); "
-                          "keras.applications asks for 71x71",
-        "pretrained": "keras.applications.Xception ImageNet weights, copied layer by layer in graph order",
-    }
-    description = ("Xception: entry, middle (8 blocks) and exit flows of depthwise separable convolutions "
-                   "with residual shortcuts, 299x299x3")
-    return applications_card("xception", description, (299, 299, 3), MIN_INPUT_SIZE, VARIANTS[name], sources)
+    return base.finish(inputs, x, head, options, default_name="xception")
 
 
 def xception(input_shape=(299, 299, 3), num_classes=None, include_top=True, **options):
@@ -183,5 +150,23 @@ def xception(input_shape=(299, 299, 3), num_classes=None, include_top=True, **op
     return _build(input_shape, num_classes, include_top, options)
 
 
-for _name in VARIANTS:
-    register(_name, **_card(_name))(xception)
+#: The variant: reference figures at 299x299x3, 1000 classes: Keras total and non-trainable
+#: (keras.applications Xception built with weights=None, checked in tests/models/test_xception.py;
+#: the trainable count is the paper's Table 3), GMACs (osmr/imgclsmob; the paper gives none),
+#: top-1 (keras.io).
+VARIANTS = {
+    "xception": applications_card(
+        xception, "xception", "Xception: entry, middle (8 blocks) and exit flows of depthwise separable "
+        "convolutions with residual shortcuts, 299x299x3", (299, 299, 3), MIN_INPUT_SIZE,
+        (22_910_480, 54_528, 8.40, 79.0),
+        {"params": "keras.applications.Xception(weights=None): the same count; trainable 22,855,952 as "
+                   "Chollet 2017 (arXiv 1610.02357) Table 3 (docs/models/xception.md)",
+         "gmacs": "osmr/imgclsmob pytorch/README.md: Xception 8,403.63M 'FLOPs/2' at 299x299 (a little more "
+                  "than MACs; kerascnn.analysis.macs: 8.357); the paper gives none (docs/models/xception.md)",
+         "top1": "keras.io/api/applications: keras.applications Xception (the weights of weights='imagenet'), "
+                 "one 299 crop; Chollet 2017 Table 1: 0.790",
+         "min_input_size": "derived: two unpadded 3x3 stem convolutions (xception.MIN_INPUT_SIZE); "
+                           "keras.applications asks for 71x71"},
+        keras_weights("Xception", "tf", match="order", input_shape=(299, 299, 3), top1=79.0)),
+}
+register_family(VARIANTS)

@@ -16,11 +16,13 @@ import pytest
 
 import kerascnn
 from kerascnn import analysis
+from kerascnn.errors import WeightsNotAvailable
 from kerascnn.models.densenet import STEM, densenet
 from kerascnn.runtime import IS_KERAS3, keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
-from tests.models.zoo_helpers import (
-    answer_applications, assert_same_model, batch, collapses, counts, fill_random, infer, zero_init)
+from zoo_helpers import (
+    applications_answering, assert_download_failure_raises, assert_same_model, batch, collapses, counts,
+    fill_random, infer, random_application, zero_init)
 
 builders = pytest.mark.builders
 SMALL = (64, 64, 3)
@@ -146,7 +148,7 @@ def test_public_blocks():
     with pytest.raises(ValueError, match="reduction must be in"):
         kerascnn.transition_block(y, 1.5)
     with pytest.raises(ValueError, match="blocks must be four layer counts"):
-        kerascnn.build("densenet121", blocks=(6, 12, 24))
+        densenet(blocks=(6, 12, 24))
 
 
 @builders
@@ -227,16 +229,13 @@ def test_add_se_refuses_without_residuals_and_works_on_conv_blocks(tiny_densenet
 @pytest.fixture(scope="module")
 def applications_densenet121():
     """keras.applications DenseNet121 with random weights, logits out (no network)."""
-    with zero_init():
-        source = keras.applications.DenseNet121(weights=None, input_shape=SMALL, classifier_activation=None)
-    return fill_random(source, seed=3)
+    return random_application("DenseNet121", SMALL, seed=3)
 
 
 @pytest.fixture(scope="module")
 def imagenet_densenet121(applications_densenet121):
     """kerascnn.densenet121(weights="imagenet") with keras.applications answering from the model above."""
-    with pytest.MonkeyPatch.context() as patch, zero_init():
-        calls = answer_applications(patch, "DenseNet121", applications_densenet121)
+    with applications_answering("DenseNet121", applications_densenet121) as calls:
         model = kerascnn.densenet121(weights="imagenet", input_shape=SMALL, classifier_activation=None,
                                      compile=False)
     assert calls == [{"weights": "imagenet", "include_top": True}]
@@ -252,23 +251,23 @@ def test_imagenet_weights_transfer_with_identical_outputs(applications_densenet1
 
 
 @builders
-def test_imagenet_download_failure_raises(monkeypatch):
-    def failing_application(**kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: refused")
-
-    monkeypatch.setattr(keras.applications, "DenseNet201", failing_application)
-    with zero_init(), pytest.raises(RuntimeError, match="could not get the ImageNet weights of "
-                                                        "keras.applications.DenseNet201"):
-        kerascnn.densenet201(weights="imagenet", input_shape=SMALL, include_top=False)
+def test_imagenet_download_failure_raises():
+    assert_download_failure_raises("DenseNet201", lambda: kerascnn.densenet201(
+        weights="imagenet", input_shape=SMALL, include_top=False))
 
 
 @builders
 @pytest.mark.parametrize("kwargs, message", [
-    ({"blocks": (2, 2, 2, 2)}, "not available for blocks=.2, 2, 2, 2."),
     ({"growth_rate": 12}, "growth_rate=32"),
-    ({"num_classes": 10}, "num_classes=1000"),
-    ({"input_shape": (224, 224, 1)}, "needs 3 channels"),
+    ({"num_classes": 10}, "the top has 1000 classes"),
+    ({"input_shape": (224, 224, 1)}, "need 3 channels"),
 ])
 def test_imagenet_arguments_are_checked_before_building(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(WeightsNotAvailable, match=message):
         kerascnn.build("densenet121", weights="imagenet", **kwargs)
+
+
+@builders
+def test_imagenet_weights_only_for_the_registered_blocks():
+    with pytest.raises(WeightsNotAvailable, match=r"not available for blocks=\(12, 6, 24, 16\)"):
+        densenet((12, 6, 24, 16), weights="imagenet")  # DenseNet-121's depth, another layout

@@ -13,12 +13,14 @@ import pytest
 
 import kerascnn
 from kerascnn import analysis
+from kerascnn.errors import WeightsNotAvailable
 from kerascnn.models.mobilenet import make_divisible
 from kerascnn.runtime import keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
 from kerascnn.weights import copy_weights_by_name
-from tests.models.zoo_helpers import (
-    answer_applications, assert_same_model, batch, collapses, counts, fill_random, infer, zero_init)
+from zoo_helpers import (
+    applications_answering, assert_download_failure_raises, assert_same_model, batch, collapses, counts,
+    fill_random, infer, random_application, zero_init)
 
 builders = pytest.mark.builders
 
@@ -213,37 +215,28 @@ TRANSFERS = {  # registry name: (keras.applications name, alpha, trained input s
 def test_imagenet_weights_transfer_with_identical_outputs(name):
     application, alpha, side = TRANSFERS[name]
     shape = (side, side, 3)
-    with zero_init():
-        source = getattr(keras.applications, application)(weights=None, alpha=alpha, input_shape=shape,
-                                                          classifier_activation=None)
-    fill_random(source, seed=7)
-    with pytest.MonkeyPatch.context() as patch, zero_init():
-        calls = answer_applications(patch, application, source)
+    source = random_application(application, shape, seed=7, alpha=alpha)
+    with applications_answering(application, source) as calls:
         model = kerascnn.build(name, weights="imagenet", alpha=alpha, input_shape=shape,
                                classifier_activation=None, compile=False)
-    assert calls == [{"weights": "imagenet", "include_top": True, "alpha": alpha, "input_shape": shape}]
+    options = {"depth_multiplier": 1} if name == "mobilenet" else {}  # the only one with ImageNet weights
+    assert calls == [{"weights": "imagenet", "include_top": True, "alpha": alpha, **options, "input_shape": shape}]
     x = np.random.default_rng(1).uniform(-1, 1, size=(2, *shape)).astype("float32")
     assert_same_model(source, model, x)
 
 
 @builders
-def test_features_at_any_size_take_the_224_weights(monkeypatch):
-    with zero_init():
-        source = keras.applications.MobileNetV2(weights=None, include_top=False, input_shape=(224, 224, 3))
-        calls = answer_applications(monkeypatch, "MobileNetV2", source)
+def test_features_at_any_size_take_the_224_weights():
+    source = random_application("MobileNetV2", (224, 224, 3), include_top=False)
+    with applications_answering("MobileNetV2", source) as calls:
         kerascnn.mobilenet_v2(weights="imagenet", input_shape=(100, 80, 3), include_top=False)
     assert calls == [{"weights": "imagenet", "include_top": False, "alpha": 1.0, "input_shape": (224, 224, 3)}]
 
 
 @builders
-def test_imagenet_download_failure_raises(monkeypatch):
-    def failing_application(**kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: refused")
-
-    monkeypatch.setattr(keras.applications, "MobileNet", failing_application)
-    with zero_init(), pytest.raises(RuntimeError, match="could not get the ImageNet weights of "
-                                                        "keras.applications.MobileNet"):
-        kerascnn.mobilenet(weights="imagenet", alpha=0.5, input_shape=(160, 160, 3))
+def test_imagenet_download_failure_raises():
+    assert_download_failure_raises("MobileNet", lambda: kerascnn.mobilenet(
+        weights="imagenet", alpha=0.5, input_shape=(160, 160, 3)))
 
 
 @builders
@@ -253,11 +246,11 @@ def test_imagenet_download_failure_raises(monkeypatch):
     ("mobilenet", {"depth_multiplier": 2}, "depth_multiplier=1"),
     ("mobilenet_v2", {"alpha": 1.2}, r"\(1.4, 224\)"),
     ("mobilenet_v2", {"input_shape": (96, 128, 3)}, "square inputs"),
-    ("mobilenet_v2", {"num_classes": 10}, "num_classes=1000"),
-    ("mobilenet_v2", {"input_shape": (96, 96, 1)}, "needs 3 channels"),
+    ("mobilenet_v2", {"num_classes": 10}, "the top has 1000 classes"),
+    ("mobilenet_v2", {"input_shape": (96, 96, 1)}, "need 3 channels"),
 ])
 def test_imagenet_arguments_are_checked_before_building(name, kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(WeightsNotAvailable, match=message):
         kerascnn.build(name, weights="imagenet", **kwargs)
 
 

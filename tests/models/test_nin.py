@@ -13,7 +13,7 @@ import pytest
 import kerascnn
 from kerascnn import analysis
 from kerascnn.surgery import add_se, fold_batchnorm
-from tests.models.zoo_helpers import batch, collapses, counts, fill_random, infer, zero_init
+from zoo_helpers import batch, collapses, counts, fill_random, infer, zero_init
 
 builders = pytest.mark.builders
 

@@ -10,10 +10,10 @@ import math
 import numpy as np
 import pytest
 
-from zoo_helpers import applications_answering, applications_failing
+from zoo_helpers import applications_answering, assert_download_failure_raises, fill_random, random_application
 
 import kerascnn
-from kerascnn.errors import WeightsDownloadError, WeightsNotAvailable
+from kerascnn.errors import WeightsNotAvailable
 from kerascnn.runtime import keras
 from kerascnn.weights import copy_weights_by_name
 from tiers import sweep
@@ -81,7 +81,7 @@ def test_recomputation_agrees_with_the_references():
         # Keras total = torch count + 2 x BN channels (moving mean and variance)
         assert KERAS_TOTAL[depth] - TORCH[depth] == 2 * bn_channels(depth)
         assert SE_TORCH[depth] - TORCH[depth] == se_params(depth)
-    assert bn_channels(50) == 26_560  # REFERENCES.md: 53,120 BN statistics = 2 x 26,560
+    assert bn_channels(50) == 26_560  # docs/references.md: 53,120 BN statistics = 2 x 26,560
     # keras.applications adds a bias to each convolution: one per BN channel
     assert KERAS_APPLICATIONS_RESNET50 == KERAS_TOTAL[50] + bn_channels(50)
 
@@ -182,29 +182,10 @@ def test_use_bias_adds_one_bias_per_conv_channel():
 
 # ---------------------------------------------------------------- keras.applications weights
 
-def randomise(model, seed=0):
-    """Random biases and BatchNorm parameters and statistics (kernels are random already),
-    so that a weight left behind by the transfer changes the outputs."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        values = layer.get_weights()
-        if not values:
-            continue
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, variance = (v.shape for v in values)
-            values = [rng.uniform(0.5, 1.5, gamma), rng.normal(0, 0.1, beta),
-                      rng.normal(0, 0.1, mean), rng.uniform(0.5, 1.5, variance)]
-        else:
-            values = [values[0]] + [rng.normal(0, 0.1, v.shape) for v in values[1:]]
-        layer.set_weights([v.astype("float32") for v in values])
-
-
 @pytest.fixture(scope="module")
 def applications_resnet50():
     """keras.applications ResNet50 with random weights, logits out (no network)."""
-    source = keras.applications.ResNet50(weights=None, input_shape=SMALL, classifier_activation=None)
-    randomise(source)
-    return source
+    return random_application("ResNet50", SMALL)
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +195,7 @@ def imagenet_resnet50(applications_resnet50):
     with applications_answering("ResNet50", applications_resnet50) as calls:
         model = kerascnn.resnet50(weights="imagenet", input_shape=SMALL, classifier_activation=None,
                                   compile=False)
-    assert calls == [("imagenet", True)]
+    assert calls == [{"weights": "imagenet", "include_top": True}]
     return model
 
 
@@ -222,7 +203,7 @@ def imagenet_resnet50(applications_resnet50):
 def test_keras_applications_layout_count_and_names(applications_resnet50, imagenet_resnet50):
     target = imagenet_resnet50
     assert target.count_params() == KERAS_APPLICATIONS_RESNET50 == applications_resnet50.count_params()
-    assert len(target.layers) == len(applications_resnet50.layers) == 177  # REFERENCES.md
+    assert len(target.layers) == len(applications_resnet50.layers) == 177  # docs/references.md
     def names(model):
         return sorted(layer.name for layer in model.layers if not isinstance(layer, keras.layers.InputLayer))
 
@@ -241,7 +222,7 @@ def test_imagenet_loader_transfers_every_weight(applications_resnet50, imagenet_
 
 @builders
 def test_copy_weights_by_name_maps_keras_applications(applications_resnet50, imagenet_resnet50):
-    randomise(applications_resnet50, seed=2)  # new values: the copy below must bring all of them
+    fill_random(applications_resnet50, seed=2)  # new values: the copy below must bring all of them
     copy_weights_by_name(applications_resnet50, imagenet_resnet50)
     x = np.random.default_rng(3).normal(size=(2, *SMALL)).astype("float32")
     diff = np.asarray(imagenet_resnet50(x, training=False)) - np.asarray(applications_resnet50(x, training=False))
@@ -258,10 +239,9 @@ def test_copy_weights_by_name_refuses_another_layout_and_changes_nothing(applica
 
 
 @builders
-def test_imagenet_download_failure_raises(monkeypatch):
-    applications_failing(monkeypatch, "ResNet50")
-    with pytest.raises(WeightsDownloadError, match="could not get the ImageNet weights of keras.applications.ResNet50"):
-        kerascnn.resnet50(weights="imagenet", input_shape=(32, 32, 3), include_top=False)
+def test_imagenet_download_failure_raises():
+    assert_download_failure_raises("ResNet50", lambda: kerascnn.resnet50(
+        weights="imagenet", input_shape=(32, 32, 3), include_top=False))
 
 
 @builders

@@ -12,10 +12,13 @@ import math
 
 import numpy as np
 import pytest
-from zoo_helpers import applications_answering, applications_failing, batch, counts, randomise, zero_init
+from zoo_helpers import (
+    applications_answering, assert_download_failure_raises, assert_same_model, batch, counts, random_application,
+    zero_init)
 
 import kerascnn
 from kerascnn import analysis
+from kerascnn.errors import WeightsNotAvailable
 from kerascnn.runtime import keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
 from kerascnn.weights import copy_weights_by_name
@@ -178,50 +181,39 @@ def test_macs_equal_keras_applications_resnet50v2(built):
 @pytest.fixture(scope="module")
 def applications_resnet50v2():
     """keras.applications ResNet50V2 with random weights, logits out (no network)."""
-    with zero_init():
-        source = keras.applications.ResNet50V2(weights=None, input_shape=SMALL, classifier_activation=None)
-    randomise(source)
-    return source
+    return random_application("ResNet50V2", SMALL)
 
 
 @pytest.fixture(scope="module")
 def imagenet_resnet50v2(applications_resnet50v2):
     """kerascnn.resnet50v2(weights="imagenet"), keras.applications answering from the model above."""
-    with applications_answering("ResNet50V2", applications_resnet50v2) as calls, zero_init():
+    with applications_answering("ResNet50V2", applications_resnet50v2) as calls:
         model = kerascnn.resnet50v2(weights="imagenet", input_shape=SMALL, classifier_activation=None,
                                     compile=False)
-    assert calls == [("imagenet", True)]
+    assert calls == [{"weights": "imagenet", "include_top": True}]
     return model
 
 
 @builders
 def test_imagenet_weights_transfer_output_identical(applications_resnet50v2, imagenet_resnet50v2):
     x = np.random.default_rng(1).normal(size=(2, *SMALL)).astype("float32")
-    expected = np.asarray(applications_resnet50v2(x, training=False))
-    got = np.asarray(imagenet_resnet50v2(x, training=False))
-    assert np.abs(expected).max() > 1e-2  # non-trivial logits
-    assert np.abs(got - expected).max() <= 1e-5
-    # every weight tensor is the source's (copy_weights_by_name is all or nothing)
-    for ours, theirs in zip(imagenet_resnet50v2.weights, applications_resnet50v2.weights):
-        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    assert_same_model(applications_resnet50v2, imagenet_resnet50v2, x)
 
 
 @builders
-def test_imagenet_download_failure_raises(monkeypatch):
-    applications_failing(monkeypatch, "ResNet50V2")
-    message = "could not get the ImageNet weights of keras.applications.ResNet50V2"
-    with zero_init(), pytest.raises(RuntimeError, match=message):
-        kerascnn.resnet50v2(weights="imagenet", input_shape=(32, 32, 3), include_top=False)
+def test_imagenet_download_failure_raises():
+    assert_download_failure_raises("ResNet50V2", lambda: kerascnn.resnet50v2(
+        weights="imagenet", input_shape=(32, 32, 3), include_top=False))
 
 
 @builders
 @pytest.mark.parametrize("name, kwargs, message", [
     ("resnet18v2", {}, "not available for resnet18v2"),
-    ("resnet50v2", {"num_classes": 10}, "num_classes=1000"),
-    ("resnet50v2", {"input_shape": (224, 224, 1)}, "needs 3 channels"),
+    ("resnet50v2", {"num_classes": 10}, "the top has 1000 classes"),
+    ("resnet50v2", {"input_shape": (224, 224, 1)}, "need 3 channels"),
 ])
 def test_imagenet_arguments_are_checked_before_building(name, kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(WeightsNotAvailable, match=message):
         kerascnn.build(name, weights="imagenet", **kwargs)
 
 

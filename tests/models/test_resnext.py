@@ -17,6 +17,7 @@ from zoo_helpers import batch, counts, zero_init
 import kerascnn
 from kerascnn import analysis
 from kerascnn.blocks import resnext_block
+from kerascnn.errors import WeightsNotAvailable
 from kerascnn.runtime import keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
 
@@ -150,5 +151,5 @@ def test_add_se_puts_one_se_block_on_every_bottleneck():
 
 @builders
 def test_no_imagenet_weights_is_said_before_building():
-    with pytest.raises(ValueError, match="not available for wide_resnet50_2: keras.applications has no such"):
+    with pytest.raises(WeightsNotAvailable, match="not available for wide_resnet50_2: Pretrained sets exist for"):
         kerascnn.wide_resnet50_2(weights="imagenet")

@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
-from zoo_helpers import batch, collapses, counts, fill_random, zero_init_module  # noqa: F401
+from zoo_helpers import (  # noqa: F401
+    applications_answering, assert_download_failure_raises, batch, collapses, counts, fill_random,
+    random_application, zero_init_module)
 
 import kerascnn
-from kerascnn.errors import WeightsDownloadError, WeightsNotAvailable
+from kerascnn.errors import WeightsNotAvailable
 from kerascnn.models.vgg import load_keras_applications_weights
 from kerascnn.runtime import keras
 
@@ -70,7 +72,7 @@ def test_exact_counts(name):
 
 
 def test_vgg16_count_and_keras_applications_layout(vgg16):
-    # REFERENCES.md: torchvision vgg16 138,357,544; keras.applications VGG16 138,357,544
+    # docs/references.md: torchvision vgg16 138,357,544; keras.applications VGG16 138,357,544
     assert counts(vgg16) == (138_357_544, 138_357_544, 0) == recount(16, False)
     names = [layer.name for layer in vgg16.layers[1:]]
     assert [n for n in names if not n.endswith("_dropout")] == KERAS_APPLICATIONS_NAMES
@@ -93,32 +95,21 @@ def test_imagenet_mapping_gives_keras_applications_outputs(vgg16):
         assert a.std() > 0, name  # not a constant: the random weights did take effect
 
 
-def test_weights_imagenet_loads_through_keras_applications(monkeypatch):
+def test_weights_imagenet_loads_through_keras_applications():
     """weights='imagenet' builds the keras.applications model and maps it (no network here:
     the download is replaced by a random-weight VGG19 without top)."""
-    made = {}
-    real = keras.applications.VGG19
-
-    def fake_source(weights=None, include_top=True, **kwargs):
-        assert (weights, include_top) == ("imagenet", False)  # the application of vgg19's weights record
-        made["source"] = real(weights=None, include_top=False, input_shape=(48, 64, 3))
-        return fill_random(made["source"], seed=2)
-
-    monkeypatch.setattr(keras.applications, "VGG19", fake_source)
-    model = kerascnn.vgg19(input_shape=(48, 64, 3), include_top=False, weights="imagenet")
+    source = random_application("VGG19", (48, 64, 3), seed=2, include_top=False)
+    with applications_answering("VGG19", source) as calls:
+        model = kerascnn.vgg19(input_shape=(48, 64, 3), include_top=False, weights="imagenet")
+    assert calls == [{"weights": "imagenet", "include_top": False}]  # the application of vgg19's record
     x = batch((48, 64, 3), n=2) * 255.0
-    ours, theirs = np.asarray(model(x)), np.asarray(made["source"](x))
+    ours, theirs = np.asarray(model(x)), np.asarray(source(x))
     assert ours.shape == (2, 1, 2, 512) and np.abs(ours - theirs).max() <= 1e-5 and np.abs(ours).max() > 0
 
 
-def test_failed_download_raises(monkeypatch):
-    def failing(*args, **kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- refused")
-
-    monkeypatch.setattr(keras.applications, "VGG16", failing)
-    with pytest.raises(WeightsDownloadError,
-                       match="ImageNet weights of keras.applications.VGG16 for vgg16.*URL fetch failure"):
-        kerascnn.vgg16(input_shape=(32, 32, 3), include_top=False, weights="imagenet")
+def test_failed_download_raises():
+    assert_download_failure_raises("VGG16", lambda: kerascnn.vgg16(
+        input_shape=(32, 32, 3), include_top=False, weights="imagenet"))
 
 
 def test_mapping_refuses_what_does_not_match():

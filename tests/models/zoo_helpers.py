@@ -1,4 +1,4 @@
-"""Helpers for the model-zoo tests (AlexNet, VGG, tutorial CNNs): cheap big builds, random weights.
+"""Helpers for the model-zoo tests: cheap big builds, random weights, ImageNet weights without the network.
 
 Keras' random initializers are the slow part of building in tests: a 138M-parameter VGG
 draws 138M numbers, and on JAX every new weight shape compiles its random draw (seconds per
@@ -14,6 +14,7 @@ import contextlib
 import numpy as np
 import pytest
 
+from kerascnn.errors import WeightsDownloadError
 from kerascnn.models import base
 from kerascnn.registry import model_card
 from kerascnn.runtime import keras
@@ -92,76 +93,80 @@ def batch(shape, n=2, seed=0):
     return np.random.default_rng(seed).random((n, *shape), np.float32)
 
 
+def infer(model, x):
+    """Inference outputs as NumPy: one compiled graph on JAX (calling a model there compiles
+    every operation on its own, minutes for a DenseNet), an eager call elsewhere."""
+    from kerascnn.runtime import BACKEND  # noqa: PLC0415
+
+    if BACKEND == "jax":
+        return model.predict_on_batch(x)
+    return np.asarray(model(x, training=False))
+
+
 # ------------------------------------------------ weights="imagenet" without the network
 
-def random_application(factory: str, input_shape, seed=0):
-    """``keras.applications.<factory>`` with weights=None and random weights (BN statistics
+def random_application(name: str, input_shape, seed=0, **kwargs):
+    """``keras.applications.<name>`` with weights=None and random weights (BatchNorm statistics
     included), logits out: the stand-in for the ImageNet model in weight-transfer tests."""
     with zero_init():
-        source = getattr(keras.applications, factory)(weights=None, input_shape=input_shape,
-                                                      classifier_activation=None)
+        source = getattr(keras.applications, name)(weights=None, input_shape=input_shape,
+                                                   classifier_activation=None, **kwargs)
     return fill_random(source, seed=seed)
 
 
-def build_imagenet(factory: str, source, build):
-    """``build()`` (a kerascnn builder with weights="imagenet") while ``keras.applications.<factory>``
-    answers with ``source`` instead of downloading; it must be asked exactly once, with the top."""
-def randomise(model, seed=0):
-    """Random kernels (scaled by fan-in), biases, BatchNorm parameters and statistics, so that
-    a weight a transfer leaves behind changes the outputs."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        values = layer.get_weights()
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, variance = (v.shape for v in values)
-            values = [rng.uniform(0.5, 1.5, gamma), rng.normal(0, 0.1, beta),
-                      rng.normal(0, 0.1, mean), rng.uniform(0.5, 1.5, variance)]
-        elif values:
-            kernel, *others = values
-            scale = np.sqrt(1.0 / np.prod(kernel.shape[:-1])) if kernel.ndim > 1 else 0.1
-            values = [rng.normal(0, scale, kernel.shape)] + [rng.normal(0, 0.1, v.shape) for v in others]
-        layer.set_weights([v.astype("float32") for v in values])
-
-
 @contextlib.contextmanager
-def applications_answering(application_name, source):
-    """Inside: ``keras.applications.<application_name>(...)`` returns ``source`` (no download).
-
-    Yields the list of ``(weights, include_top)`` each call asked for.
-    """
+def applications_answering(name: str, source):
+    """Inside: ``keras.applications.<name>(...)`` returns ``source`` instead of downloading, and
+    builds use zero initial weights. Yields the list of the keyword arguments of every call."""
     calls = []
 
-    def fake_application(weights=None, include_top=True, **kwargs):
-        calls.append((weights, include_top))
+    def application(**kwargs):
+        calls.append(kwargs)
         return source
 
     with pytest.MonkeyPatch.context() as patch, zero_init():
-        patch.setattr(keras.applications, factory, fake_application)
-        model = build()
-    assert calls == [("imagenet", True)]
-    return model
+        patch.setattr(keras.applications, name, application)
+        yield calls
 
 
-def assert_transferred(source, target, input_shape):
-    """Every weight equal, and the same logits on a batch in [-1, 1] (max abs diff <= 1e-5)."""
-    x = batch(input_shape, seed=1) * 2 - 1
-    expected = np.asarray(source(x, training=False))
-    assert np.abs(expected).max() > 1e-2  # logits, not a trivially equal output
-    assert np.abs(np.asarray(target(x, training=False)) - expected).max() <= 1e-5
-    for ours, theirs in zip(target.weights, source.weights):
-        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
-
-
-def assert_download_failure_raises(factory: str, build):
-    """A failed keras.applications download is a RuntimeError naming the application."""
-    def failing_application(**kwargs):
+@contextlib.contextmanager
+def applications_failing(name: str):
+    """Inside: ``keras.applications.<name>(...)`` fails as a refused download does."""
+    def application(**kwargs):
         raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- refused")
 
     with pytest.MonkeyPatch.context() as patch, zero_init():
-        patch.setattr(keras.applications, factory, failing_application)
-        message = f"could not get the ImageNet weights of keras.applications.{factory}"
-        with pytest.raises(RuntimeError, match=message):
-            build()
+        patch.setattr(keras.applications, name, application)
+        yield
+
+
+def assert_download_failure_raises(name: str, build):
+    """``build()`` with a failing keras.applications download raises WeightsDownloadError naming it."""
+    message = f"could not get the ImageNet weights of keras.applications.{name}"
+    with applications_failing(name), pytest.raises(WeightsDownloadError, match=message):
+        build()
+
+
+def assert_same_model(source, target, x, tolerance=1e-5, by_name=True):
+    """``target`` gives ``source``'s outputs on ``x`` (max abs difference <= ``tolerance``) and holds
+    every one of its weights: layer by layer by name, each weighted layer matched once, or with
+    ``by_name=False`` in order (models whose layers carry Keras' automatic names)."""
+    expected, got = infer(source, x), infer(target, x)
+    assert np.abs(expected).max() > 1e-2  # not a trivially equal output
+    assert np.abs(got - expected).max() <= tolerance, np.abs(got - expected).max()
+    if not by_name:
+        assert len(target.weights) == len(source.weights)
+        for mine, theirs in zip(target.weights, source.weights):
+            np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+        return
+    theirs = {layer.name: layer.get_weights() for layer in source.layers if layer.weights}
+    for layer in target.layers:
+        if layer.weights:
+            values = theirs.pop(layer.name)
+            assert len(values) == len(layer.weights)
+            for mine, value in zip(layer.get_weights(), values):
+                np.testing.assert_array_equal(mine, value)
+    assert theirs == {}
 
 
 def assert_counts_match(name: str, model, reference):
@@ -177,51 +182,3 @@ def same_layer_classes(model, reference):
                     for m in (model, reference))
     assert [type(layer).__name__ for layer in ours] == [type(layer).__name__ for layer in theirs]
     return ours, theirs
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(keras.applications, application_name, fake_application)
-        yield calls
-
-
-def applications_failing(monkeypatch, application_name):
-    """Make ``keras.applications.<application_name>`` fail as a refused download does."""
-    def failing_application(**kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- refused")
-
-    monkeypatch.setattr(keras.applications, application_name, failing_application)
-def infer(model, x):
-    """Inference outputs as NumPy: one compiled graph on JAX (calling a model there compiles
-    every operation on its own, minutes for a DenseNet), an eager call elsewhere."""
-    from kerascnn.runtime import BACKEND  # noqa: PLC0415
-
-    if BACKEND == "jax":
-        return model.predict_on_batch(x)
-    return np.asarray(model(x, training=False))
-
-
-def answer_applications(patch, name, source):
-    """Make ``keras.applications.<name>`` return ``source`` (a model with random weights) instead
-    of downloading ImageNet weights; returns the list of the keyword arguments of every call."""
-    calls = []
-
-    def application(**kwargs):
-        calls.append(kwargs)
-        return source
-
-    patch.setattr(keras.applications, name, application)
-    return calls
-
-
-def assert_same_model(source, target, x, tolerance=1e-5):
-    """``target`` gives ``source``'s outputs on ``x`` (max abs difference <= ``tolerance``) and holds
-    every one of its weights, layer by layer by name, each weighted layer matched once."""
-    expected, got = infer(source, x), infer(target, x)
-    assert np.abs(expected).max() > 1e-2  # not a trivially equal output
-    assert np.abs(got - expected).max() <= tolerance, np.abs(got - expected).max()
-    theirs = {layer.name: layer.get_weights() for layer in source.layers if layer.weights}
-    for layer in target.layers:
-        if layer.weights:
-            values = theirs.pop(layer.name)
-            assert len(values) == len(layer.weights)
-            for mine, value in zip(layer.get_weights(), values):
-                np.testing.assert_array_equal(mine, value)
-    assert theirs == {}
