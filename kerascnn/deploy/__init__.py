@@ -5,12 +5,14 @@
 * :func:`export` writes a model as a ``.keras`` file, a TensorFlow SavedModel, ONNX or LiteRT.
 
 Examples:
-    >>> from kerascnn.deploy import PRECISIONS
-    >>> PRECISIONS
-    ('float32', 'bfloat16', 'float16')
+    >>> from kerascnn.deploy import FORMATS, PRECISIONS
+    >>> PRECISIONS, list(FORMATS)
+    (('float32', 'bfloat16', 'float16'), ['keras', 'savedmodel', 'onnx', 'litert'])
 """
 
+from kerascnn.deploy.exporter import FORMATS, MissingConverterError, export
 from kerascnn.deploy.hardware import PRECISIONS, Choice, Hardware, choose_precision, detect, resolve
-from kerascnn.deploy.optimize import DeployInfo, optimize
+from kerascnn.deploy.precision import DeployInfo, optimize
 
-__all__ = ["PRECISIONS", "Choice", "DeployInfo", "Hardware", "choose_precision", "detect", "optimize", "resolve"]
+__all__ = ["FORMATS", "PRECISIONS", "Choice", "DeployInfo", "Hardware", "MissingConverterError", "choose_precision",
+           "detect", "export", "optimize", "resolve"]
