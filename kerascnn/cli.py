@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "kerascnn.commands.finetune",
     "kerascnn.commands.analysis",
     "kerascnn.commands.bench",
+    "kerascnn.commands.export",
     "kerascnn.commands.launch",
 ]
 

@@ -13,7 +13,7 @@ import pytest
 
 import kerascnn
 from kerascnn.data import load_data, prepare_images
-from kerascnn.deploy import Hardware, choose_precision, detect, optimize, resolve
+from kerascnn.deploy import Hardware, choose_precision, detect, optimize, resolve, training_precision
 from kerascnn.deploy.hardware import parse_cpu_flags
 from kerascnn.runtime import BACKEND, keras
 from kerascnn.surgery import randomize_batchnorm
@@ -48,6 +48,20 @@ def test_precision_follows_the_hardware(hardware, expected):
     choice = choose_precision(hardware)
     assert choice.precision == expected
     assert choice.reason  # every decision says why
+
+
+@pytest.mark.parametrize("gmacs, expected", [(None, "bfloat16"), (4.1, "bfloat16"), (0.0004, "float32")])
+def test_small_models_stay_float32(gmacs, expected):
+    assert choose_precision(cpu(XEON_AMX), gmacs=gmacs).precision == expected
+    assert choose_precision(cpu(AMD_AVX2), gmacs=gmacs).precision == "float32"
+
+
+def test_training_rule_scales_the_published_cost_to_the_input():
+    assert training_precision("resnet50", hardware=cpu(XEON_AMX)).precision == "bfloat16"  # 4.1 GMACs
+    assert training_precision("resnet50", (32, 32, 3), hardware=cpu(XEON_AMX)).precision == "bfloat16"  # 0.08
+    assert training_precision("resnet18", (8, 8, 3), hardware=cpu(XEON_AMX)).precision == "float32"  # 0.002
+    assert training_precision("lenet5", hardware=cpu(XEON_AMX)).precision == "float32"
+    assert training_precision("resnet50", hardware=cpu(AMD_AVX2)).precision == "float32"
 
 
 def test_this_machine_is_read_from_proc_cpuinfo():

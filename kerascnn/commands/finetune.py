@@ -19,7 +19,8 @@ _OPTIONS = (("--data", "data"), ("--image-size", "image_size"), ("--weights", "w
             ("--freeze", "freeze"), ("--scenario", "scenario"), ("--head-epochs", "head_epochs"),
             ("--epochs", "epochs"), ("--lr", "lr"), ("--fine-tune-lr", "fine_tune_lr"), ("--lr-mult", "lr_mult"),
             ("--batch-size", "batch_size"), ("--dropout", "dropout"), ("--validation-split", "validation_split"),
-            ("--patience", "patience"), ("--limit", "limit"), ("--seed", "seed"), ("--out", "out"))
+            ("--patience", "patience"), ("--limit", "limit"), ("--seed", "seed"), ("--out", "out"),
+            ("--mixed-precision", "mixed_precision"))
 _SWITCHES = (("--overwrite", "overwrite"), ("--quiet", "quiet"))
 
 
@@ -60,7 +61,20 @@ def register(subparsers) -> None:
     parser.add_argument("--out", default=None, help="run directory (default runs/finetune-BACKBONE-DATA)")
     parser.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--mixed-precision", default="float32", choices=("auto", "float32", "float16", "bfloat16"),
+                        help="compute precision while training (variables stay float32); float32 by default, "
+                             "auto: bfloat16 where the hardware has a fast path (docs/deploy.md)")
     parser.set_defaults(handler=run_finetune)
+
+
+def _set_precision(flag: str) -> None:
+    from kerascnn.deploy import resolve  # noqa: PLC0415
+    from kerascnn.distribute import set_mixed_precision  # noqa: PLC0415
+
+    choice = resolve(flag)
+    set_mixed_precision(choice.precision)
+    if flag == "auto":
+        print(f"--mixed-precision auto: {choice.precision} ({choice.reason})")
 
 
 def _legacy_requested() -> bool:
@@ -118,6 +132,7 @@ def _finetune(args) -> int:
                      limit=args.limit)
     data.scale = 1.0  # raw 0-255 pixels: the backbone's own preprocessing is inside the model
     classes = data.num_classes
+    _set_precision(args.mixed_precision)
     model = transfer.build(info.name, num_classes=1 if classes == 2 else classes, input_shape=input_shape,
                            weights=weights, dropout=args.dropout)
     run.prepare(recipe, {"runtime": describe(), "keras": NAME, "class_names": data.class_names,

@@ -12,7 +12,7 @@ Examples:
 
 from kerascnn.deploy.exporter import FORMATS, MissingConverterError, export
 from kerascnn.deploy.hardware import PRECISIONS, Choice, Hardware, choose_precision, detect, resolve
-from kerascnn.deploy.precision import DeployInfo, optimize
+from kerascnn.deploy.precision import DeployInfo, for_evaluation, optimize, training_precision
 
 __all__ = ["FORMATS", "PRECISIONS", "Choice", "DeployInfo", "Hardware", "MissingConverterError", "choose_precision",
-           "detect", "export", "optimize", "resolve"]
+           "detect", "export", "for_evaluation", "optimize", "resolve", "training_precision"]

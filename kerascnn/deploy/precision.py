@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from kerascnn.analysis.macs import macs
 from kerascnn.deploy.hardware import Hardware, detect, resolve
 from kerascnn.runtime import IS_KERAS3, keras
 from kerascnn.surgery.fold import fold_batchnorm
@@ -75,7 +76,8 @@ def optimize(model, precision: str = "auto", fold: bool = True, hardware: Hardwa
     when ``fold``), then rebuilds the model under Keras' mixed dtype policy for ``precision``:
     ``"auto"`` picks it from the hardware (:func:`kerascnn.deploy.hardware.choose_precision`:
     bfloat16 on CPUs with AMX or AVX-512 BF16 and on GPUs of compute capability >= 8.0, float16
-    on older tensor-core GPUs, float32 elsewhere); ``"float32"``, ``"bfloat16"`` and ``"float16"``
+    on older tensor-core GPUs, float32 elsewhere and for models under
+    :data:`~kerascnn.deploy.hardware.MIN_GMACS` per image); ``"float32"``, ``"bfloat16"`` and ``"float16"``
     force one. Weights stay float32; the layers producing the outputs compute in float32, so
     outputs are float32. The result has ``deploy_info`` (a :class:`DeployInfo`: the precision,
     why, the BatchNorms folded). It is for inference only: do not train it.
@@ -93,7 +95,8 @@ def optimize(model, precision: str = "auto", fold: bool = True, hardware: Hardwa
         dtype('float32')
     """
     check_model(model)
-    choice = resolve(precision, hardware)
+    gmacs = macs(model, warn=False).total / 1e9 if precision == "auto" else None
+    choice = resolve(precision, hardware, gmacs)
     info = DeployInfo(choice.precision, choice.reason, POLICIES[choice.precision],
                       (hardware or detect()).describe())
     new = model
@@ -115,3 +118,53 @@ def optimize(model, precision: str = "auto", fold: bool = True, hardware: Hardwa
         new = rewrite(model, Edit())  # a copy, so the caller's model stays as it was
     new.deploy_info = info
     return new
+
+
+def for_evaluation(model, precision: str = "auto", enabled: bool = True):
+    """:func:`optimize` ``model`` and compile it with the original's loss and accuracy (for ``evaluate``).
+
+    ``enabled=False`` returns ``model`` itself (the commands' ``--no-optimize``). The
+    optimized model carries ``deploy_info``; a loaded, compiled model keeps its loss.
+
+    Examples:
+        >>> import kerascnn
+        >>> from kerascnn.deploy.precision import for_evaluation
+        >>> fast = for_evaluation(kerascnn.lenet5(), precision="float32")
+        >>> fast.deploy_info.precision, fast.loss
+        ('float32', 'sparse_categorical_crossentropy')
+    """
+    if not enabled:
+        return model
+    fast = optimize(model, precision=precision)
+    loss = getattr(model, "loss", None)
+    if loss is not None:
+        fast.compile(loss=loss, metrics=["accuracy"])
+    return fast
+
+
+def training_precision(model_name: str, input_shape=None, hardware: Hardware | None = None) -> Choice:
+    """The ``--mixed-precision auto`` decision for training registered model ``model_name`` at ``input_shape``.
+
+    The rule of :func:`optimize`, with the model's published cost (its card's ``gmacs``)
+    scaled to the input's area. Returns a :class:`~kerascnn.deploy.hardware.Choice`; its
+    ``precision`` is ``"float32"`` (no mixed precision), ``"bfloat16"`` or ``"float16"``.
+
+    Examples:
+        >>> from kerascnn.deploy import Hardware, training_precision
+        >>> xeon = Hardware("cpu", "Xeon", cpu_flags=frozenset({"amx_bf16"}))
+        >>> training_precision("resnet50", hardware=xeon).precision
+        'bfloat16'
+        >>> training_precision("lenet5", hardware=xeon).precision  # 0.0004 GMACs
+        'float32'
+    """
+    from kerascnn.registry import model_card  # noqa: PLC0415
+
+    card = model_card(model_name)
+    gmacs = card.gmacs
+    if gmacs is None:  # not published: count it on a built model
+        from kerascnn.registry import build  # noqa: PLC0415
+
+        gmacs = macs(build(model_name, compile=False), warn=False).total / 1e9
+    if input_shape is not None:
+        gmacs *= input_shape[0] * input_shape[1] / (card.input_shape[0] * card.input_shape[1])
+    return resolve("auto", hardware, gmacs)
