@@ -46,6 +46,8 @@ import platform
 PRECISIONS = ("float32", "bfloat16", "float16")
 #: Smallest forward cost (billions of multiply-accumulates per image) for which "auto" leaves float32.
 MIN_GMACS = 0.01
+#: The instruction-set flags worth showing with a speed figure (vector width, bf16/fp16 paths).
+SHOWN_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
 #: CPU flags (as Linux names them) that give bfloat16 matrix products a hardware path.
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
@@ -64,7 +66,7 @@ class Hardware:
         """One line for users: the device and the features the decision rests on."""
         if self.device == "gpu":
             return f"GPU {self.name} (compute capability {'.'.join(map(str, self.compute_capability or ()))})"
-        shown = sorted(flag for flag in self.cpu_flags if flag.startswith(("avx", "amx", "fma")))
+        shown = [flag for flag in SHOWN_FLAGS if flag in self.cpu_flags]
         return f"CPU {self.name} ({' '.join(shown) or 'no AVX/AMX flags read'})"
 
 
