@@ -110,7 +110,7 @@ def training(name, shape, batches, rounds, precisions, peaks) -> list:
     return rows
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["resnet50", "vgg16", "googlenet"])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 16, 64])
@@ -152,8 +152,8 @@ def main(argv=None) -> int:
         if args.size:
             command += ["--size", str(args.size)]
         subprocess.run(command, check=True)
-    return 0
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(0 if main() else 1)
