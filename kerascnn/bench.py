@@ -166,11 +166,13 @@ def ratio(timings: dict, faster: str, slower: str) -> float:
     return timings[slower].median / timings[faster].median
 
 
-def matmul_gflops(size: int = 4096, repeats: int = 3, library: str = "numpy") -> float:
-    """The machine's fp32 matrix-product rate in GFLOP/s (median of ``repeats``, after one warm-up).
+def matmul_gflops(size: int = 4096, repeats: int = 3, library: str = "numpy", dtype: str = "float32") -> float:
+    """The machine's matrix-product rate in GFLOP/s (median of ``repeats``, after one warm-up).
 
     A ``size x size`` by ``size x size`` product is ``2 * size**3`` floating-point
-    operations. ``library`` is ``"numpy"`` (its BLAS) or ``"tensorflow"`` (oneDNN/Eigen).
+    operations. ``library`` is ``"numpy"`` (its BLAS) or ``"tensorflow"`` (oneDNN/Eigen);
+    ``dtype`` ``"bfloat16"`` or ``"float16"`` measures TensorFlow's rate in that precision
+    (the ceiling of a model optimized to it; AMX on recent Xeons).
 
     Examples:
         >>> from kerascnn.bench import matmul_gflops
@@ -181,6 +183,10 @@ def matmul_gflops(size: int = 4096, repeats: int = 3, library: str = "numpy") ->
 
     if library not in ("numpy", "tensorflow"):
         raise ValueError(f"library must be 'numpy' or 'tensorflow', got {library!r}.")
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise ValueError(f"dtype must be 'float32', 'bfloat16' or 'float16', got {dtype!r}.")
+    if dtype != "float32" and library != "tensorflow":
+        raise ValueError(f"dtype={dtype!r} is measured with library='tensorflow' (NumPy has no {dtype} product).")
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)
     b = rng.standard_normal((size, size), dtype=np.float32)
@@ -190,7 +196,7 @@ def matmul_gflops(size: int = 4096, repeats: int = 3, library: str = "numpy") ->
     else:
         import tensorflow as tf  # noqa: PLC0415 - only when asked for
 
-        ta, tb = tf.constant(a), tf.constant(b)
+        ta, tb = tf.constant(a, dtype=dtype), tf.constant(b, dtype=dtype)
 
         def product():
             return tf.linalg.matmul(ta, tb).numpy()
@@ -275,7 +281,7 @@ def random_labels(batch: int, classes: int, seed: int = 0):
 
 def bench_model(name: str, batches=(1, 16), rounds: int = 3, input_size: int | None = None,
                 xla: bool = False, train: bool = True, peak: float | None = None,
-                log: Callable | None = print, fold: bool = False) -> dict:
+                log: Callable | None = print, fold: bool = False, precisions=(), peaks: dict | None = None) -> dict:
     """Inference (and training-step) images/s of a registered model, alongside its keras.applications twin.
 
     Measures, for each batch size, kerascnn's model and (where :func:`applications`
@@ -283,7 +289,10 @@ def bench_model(name: str, batches=(1, 16), rounds: int = 3, input_size: int | N
     achieved GFLOP/s as a fraction of the machine's matrix-product rate ``peak``
     (measured here with NumPy when not given). ``fold=True`` adds inference with BatchNorm
     folded into the convolutions (``kerascnn+fold``, :func:`kerascnn.surgery.fold_batchnorm`;
-    models without BatchNorm have nothing to fold). Returns a dict of the figures;
+    models without BatchNorm have nothing to fold). ``precisions`` (e.g. ``["bfloat16"]``) adds
+    :func:`kerascnn.deploy.optimize`'s model in each (``kerascnn+bfloat16``: folded, computing in
+    that precision), its fraction taken of ``peaks[precision]`` (the matrix-product rate in
+    that precision) when given. Returns a dict of the figures;
     ``log`` receives one line per result (``None`` for silence).
 
     Examples:
@@ -311,6 +320,12 @@ def bench_model(name: str, batches=(1, 16), rounds: int = 3, input_size: int | N
         from kerascnn.surgery import fold_batchnorm  # noqa: PLC0415
 
         folded = fold_batchnorm(models["kerascnn"])
+    optimized = {}
+    for precision in precisions:
+        from kerascnn.deploy import optimize  # noqa: PLC0415
+
+        optimized[f"kerascnn+{precision}"] = optimize(models["kerascnn"], precision=precision)
+    contender_peaks = {name: (peaks or {}).get(name.split("+")[1], peak) for name in optimized}
     result = {"model": name, "input": list(shape), "gflop_per_image": round(gflop, 3),
               "matmul_gflops": round(peak, 1), "inference": [], "training": []}
     for kind in ("inference", "training") if train else ("inference",):
@@ -320,12 +335,13 @@ def bench_model(name: str, batches=(1, 16), rounds: int = 3, input_size: int | N
                 contenders = {who: bound(inference_function(m, xla), images) for who, m in models.items()}
                 if folded is not None:
                     contenders["kerascnn+fold"] = bound(inference_function(folded, xla), images)
+                contenders.update({who: bound(inference_function(m, xla), images) for who, m in optimized.items()})
             else:
                 labels = random_labels(batch, card.num_classes)
                 contenders = {who: training_function(m, images, labels, xla) for who, m in models.items()}
             timings = alternate(contenders, rounds=rounds, warmup=1, items=batch)
             result[kind].extend(report(f"{kind[:5]} {name}", batch, timings, gflop, peak, "kerascnn",
-                                       factor=1 if kind == "inference" else 3, log=log))
+                                       factor=1 if kind == "inference" else 3, log=log, peaks=contender_peaks))
     result["conditions"] = conditions()
     return result
 
@@ -336,19 +352,21 @@ def bound(function, argument):
 
 
 def report(model: str, batch: int, timings: dict, gflop: float, peak: float, reference: str | None = None,
-           factor: int = 1, log: Callable | None = print) -> list:
+           factor: int = 1, log: Callable | None = print, peaks: dict | None = None) -> list:
     """Rows (and printed lines) for one measurement: images/s, achieved GFLOP/s, fraction, ratios.
 
     ``gflop`` is the model's forward GFLOP per image, ``factor`` 1 for inference and 3
     for a training step (forward and two backward products); ``reference`` names the
     contender the others are compared with (``reference_speedup`` = how many times
-    faster the reference is than that contender).
+    faster the reference is than that contender). ``peaks`` gives some contenders their
+    own matrix-product rate (e.g. the bfloat16 one for a bfloat16 model) instead of ``peak``.
     """
     rows = []
     for who, timing in timings.items():
         achieved = timing.per_second * gflop * factor
+        limit = (peaks or {}).get(who, peak)
         row = {"model": model, "contender": who, "batch": batch, "images_per_s": round(timing.per_second, 2),
-               "achieved_gflops": round(achieved, 1), "fraction_of_matmul": round(achieved / peak, 3),
+               "achieved_gflops": round(achieved, 1), "fraction_of_matmul": round(achieved / limit, 3),
                "load_average": load_average()}
         if reference in timings and who != reference:
             row["reference_speedup"] = round(ratio(timings, reference, who), 3)

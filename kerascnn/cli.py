@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "kerascnn.commands.analysis",
     "kerascnn.commands.explain",
     "kerascnn.commands.bench",
+    "kerascnn.commands.export",
     "kerascnn.commands.launch",
 ]
 

@@ -520,12 +520,16 @@ def evaluate_model(net, dataset, batch_size: int = 64) -> dict:
             "predictions": predicted}
 
 
-def evaluate(run_path, data=None, *, batch_size: int = 64, limit=None) -> dict:
-    """Evaluate a run's best model on the test split of ``data`` (default: the run's own data)."""
+def evaluate(run_path, data=None, *, batch_size: int = 64, limit=None, transform=None) -> dict:
+    """Evaluate a run's best model on the test split of ``data`` (default: the run's own data).
+
+    ``transform``: applied to the loaded model first (e.g. :func:`kerascnn.deploy.for_evaluation`).
+    """
     run = runs.RunDirectory(run_path)
     config = run.config()
     recipe = config["recipe"]
     net = load_run_model(run)
+    net = transform(net) if transform else net
     dataset = load_data(recipe["data"] if data is None else data, tuple(recipe["input_shape"]),
                         validation_split=recipe["validation_split"], seed=recipe["seed"],
                         limit=limit, label_mode=effective_label_mode(recipe))
@@ -537,11 +541,12 @@ def evaluate(run_path, data=None, *, batch_size: int = 64, limit=None) -> dict:
     return metrics
 
 
-def predict(run_path, images, *, top_k: int = 3) -> list:
+def predict(run_path, images, *, top_k: int = 3, transform=None) -> list:
     """Top-k classes and probabilities for image files: ``[(path, [(class, probability), ...]), ...]``.
 
     Images are read with ``keras.utils.load_img``, converted to the model's channels,
-    resized to its input and scaled to [0, 1] as in training.
+    resized to its input and scaled to [0, 1] as in training. ``transform``: applied to the
+    loaded model first (e.g. :func:`kerascnn.deploy.optimize`).
     """
     check_int("top_k", top_k)
     run = runs.RunDirectory(run_path)
@@ -550,6 +555,7 @@ def predict(run_path, images, *, top_k: int = 3) -> list:
     height, width, channels = config["recipe"]["input_shape"]
     batch = read_images(images, (height, width, channels))
     net = load_run_model(run)
+    net = transform(net) if transform else net
     probabilities = np.asarray(net.predict(batch, verbose=0))
     results = []
     for path, row in zip(images, probabilities):

@@ -30,6 +30,11 @@ def register(subparsers) -> None:
     parser.add_argument("--fold", action="store_true",
                         help="also time inference with BatchNorm folded into the convolutions "
                              "(kerascnn.surgery.fold_batchnorm), the fastest inference form")
+    parser.add_argument("--precisions", nargs="+", default=["auto"], metavar="P",
+                        choices=("auto", "none", "float32", "bfloat16", "float16"),
+                        help="kerascnn.deploy.optimize contenders (folded, computing in P): auto (default: the "
+                             "precision this machine's rule picks for the model), bfloat16, float16, float32, "
+                             "or none; their fraction is of the matrix-product rate in that precision")
     parser.add_argument("--no-train", dest="train", action="store_false",
                         help="inference only; lets oneDNN cache the weights (TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1), "
                              "which a process that trains must not")
@@ -37,6 +42,29 @@ def register(subparsers) -> None:
                         help="side of the square matrices of the rate probe, default 4096")
     parser.add_argument("--json", default=None, metavar="PATH", help="also write the figures as JSON")
     parser.set_defaults(handler=run_bench)
+
+
+def _precisions(args, bench) -> tuple:
+    """The optimize contenders' precisions, and the matrix-product rate of each lower one (printed)."""
+    import kerascnn  # noqa: PLC0415
+    from kerascnn import deploy, runtime  # noqa: PLC0415
+
+    precisions = []
+    for asked in args.precisions:
+        if asked == "auto":
+            model = kerascnn.build(args.model, input_shape=bench.input_shape(args.model, args.size), compile=False)
+            choice = deploy.resolve("auto", gmacs=bench.model_gflop(model) / 2)
+            print(f"precision auto: {choice.precision} ({choice.reason}) on {deploy.detect().describe()}")
+            asked = choice.precision
+        if asked != "none" and asked not in precisions:
+            precisions.append(asked)
+    peaks = {}
+    for precision in precisions:
+        if precision != "float32" and runtime.BACKEND == "tensorflow":
+            peaks[precision] = bench.matmul_gflops(args.matmul_size, library="tensorflow", dtype=precision)
+            print(f"matrix product (TensorFlow {precision} {args.matmul_size}^3): {peaks[precision]:.1f} GFLOP/s "
+                  f"(load {bench.load_average()})", flush=True)
+    return precisions, peaks
 
 
 def run_bench(args) -> int:
@@ -56,8 +84,10 @@ def run_bench(args) -> int:
     peak = bench.matmul_gflops(args.matmul_size, library="numpy")
     print(f"matrix product (NumPy fp32 {args.matmul_size}^3): {peak:.1f} GFLOP/s (load {bench.load_average()})",
           flush=True)
+    precisions, peaks = _precisions(args, bench)
     result = bench.bench_model(args.model, batches=args.batches, rounds=args.rounds, input_size=args.size,
-                               xla=args.xla, train=args.train, peak=peak, fold=args.fold)
+                               xla=args.xla, train=args.train, peak=peak, fold=args.fold, precisions=precisions,
+                               peaks=peaks)
     conditions = result["conditions"]
     print(f"{conditions['runtime']} ({conditions['backend']}), {conditions['cpu']} x{conditions['cpu_count']}, "
           f"load {conditions['load_average']}; medians of {args.rounds} alternating rounds; "

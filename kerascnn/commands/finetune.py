@@ -19,7 +19,8 @@ _OPTIONS = (("--data", "data"), ("--image-size", "image_size"), ("--weights", "w
             ("--freeze", "freeze"), ("--scenario", "scenario"), ("--head-epochs", "head_epochs"),
             ("--epochs", "epochs"), ("--lr", "lr"), ("--fine-tune-lr", "fine_tune_lr"), ("--lr-mult", "lr_mult"),
             ("--batch-size", "batch_size"), ("--dropout", "dropout"), ("--validation-split", "validation_split"),
-            ("--patience", "patience"), ("--limit", "limit"), ("--seed", "seed"), ("--out", "out"))
+            ("--patience", "patience"), ("--limit", "limit"), ("--seed", "seed"), ("--out", "out"),
+            ("--mixed-precision", "mixed_precision"))
 _SWITCHES = (("--resume", "resume"), ("--overwrite", "overwrite"), ("--quiet", "quiet"))
 
 
@@ -65,7 +66,20 @@ def register(subparsers) -> None:
                       help="continue the run in --out with its own stored configuration")
     mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--mixed-precision", default="float32", choices=("auto", "float32", "float16", "bfloat16"),
+                        help="compute precision while training (variables stay float32); float32 by default, "
+                             "auto: bfloat16 where the hardware has a fast path (docs/deploy.md)")
     parser.set_defaults(handler=run_finetune)
+
+
+def _precision(flag: str) -> str:
+    """``--mixed-precision``: ``auto`` resolved by :func:`kerascnn.deploy.resolve` (said on stdout)."""
+    from kerascnn.deploy import resolve  # noqa: PLC0415
+
+    choice = resolve(flag)
+    if flag == "auto":
+        print(f"--mixed-precision auto: {choice.precision} ({choice.reason})")
+    return choice.precision
 
 
 def _legacy_requested() -> bool:
@@ -99,9 +113,10 @@ def _finetune(args) -> int:
     from kerascnn.commands.train import print_metrics  # noqa: PLC0415
     from kerascnn.transfer.finetune import fine_tune_run  # noqa: PLC0415 - Keras comes after the runtime choice
 
-    options = {dest: getattr(args, dest) for _, dest in _OPTIONS if dest not in ("data", "out")}
+    options = {dest: getattr(args, dest) for _, dest in _OPTIONS if dest not in ("data", "out", "mixed_precision")}
     result = fine_tune_run(args.backbone, args.data, out=args.out, resume=args.resume, overwrite=args.overwrite,
-                           verbose=0 if args.quiet else 1, **options)
+                           verbose=0 if args.quiet else 1, mixed_precision=_precision(args.mixed_precision),
+                           **options)
     if result.state == "complete":
         print_metrics(result.metrics)
     return 0

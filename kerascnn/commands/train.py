@@ -56,9 +56,10 @@ def register(subparsers) -> None:
     train.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to OUT/tensorboard")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     scaling = train.add_argument_group("scaling (see docs/scaling.md)")
-    scaling.add_argument("--mixed-precision", default=None, choices=("float16", "bfloat16"),
-                         help="compute in float16 (GPUs) or bfloat16 (TPUs, recent GPUs and CPUs); "
-                              "variables and the final activation stay float32")
+    scaling.add_argument("--mixed-precision", default="auto", choices=("auto", "float32", "float16", "bfloat16"),
+                         help="compute in float16 (GPUs) or bfloat16 (TPUs, recent GPUs and CPUs); variables and "
+                              "the final activation stay float32. auto (default): bfloat16 where the hardware has "
+                              "a fast path and the model is large enough to gain (see docs/deploy.md), else float32")
     scaling.add_argument("--jit-compile", action="store_true", default=None, help="compile train steps with XLA")
     scaling.add_argument("--distribute", default="none", choices=("none", "mirrored", "multiworker"),
                          help="none (default); mirrored: tf.distribute.MirroredStrategy over the local GPUs; "
@@ -82,6 +83,10 @@ def register(subparsers) -> None:
     evaluate.add_argument("--batch-size", type=int, default=64)
     evaluate.add_argument("--limit", type=int, default=None, help="use at most N test images")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    add_inference_flags(evaluate)
+    evaluate.add_argument("--compare-fp32", action="store_true",
+                          help="also evaluate the unchanged float32 model and report both accuracies and "
+                               "how often their top-1 classes agree")
     evaluate.set_defaults(handler=run_evaluate)
 
     predict = subparsers.add_parser(
@@ -92,7 +97,45 @@ def register(subparsers) -> None:
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files (png, jpg, bmp, gif)")
     predict.add_argument("--top-k", type=int, default=3, help="classes to show per image (default 3)")
     predict.add_argument("--json", action="store_true", help="print the predictions as JSON")
+    add_inference_flags(predict)
     predict.set_defaults(handler=run_predict)
+
+
+def add_inference_flags(parser) -> None:
+    """``--precision`` and ``--no-optimize``: how an inference command runs the model (kerascnn.deploy)."""
+    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
+                        help="compute precision of the optimized model; auto (default) picks bfloat16 where "
+                             "the hardware has a fast path (AMX / AVX-512 BF16 CPUs, GPUs >= 8.0), else "
+                             "float32 (see docs/deploy.md)")
+    parser.add_argument("--no-optimize", dest="optimize", action="store_false",
+                        help="run the model as trained: no BatchNorm folding, float32")
+
+
+def _optimizer_for(args, seen: list):
+    """The ``transform`` for kerascnn.train.evaluate/predict, keeping the model's deploy_info in ``seen``."""
+    from kerascnn.deploy import for_evaluation  # noqa: PLC0415
+
+    def transform(net):
+        fast = for_evaluation(net, precision=args.precision, enabled=args.optimize)
+        seen.append(getattr(fast, "deploy_info", None))
+        return fast
+
+    return transform
+
+
+def mixed_precision(flag: str, model: str, image_size=None, quiet: bool = False):
+    """The ``mixed_precision`` argument of kerascnn.train for ``--mixed-precision flag`` (None = float32)."""
+    if flag == "auto":
+        from kerascnn import registry  # noqa: PLC0415
+        from kerascnn.deploy import training_precision  # noqa: PLC0415
+
+        if model not in registry.list_models():
+            return None  # kerascnn.train reports the unknown name
+        choice = training_precision(model, image_size)
+        if not quiet:
+            print(f"--mixed-precision auto: {choice.precision} ({choice.reason})")
+        flag = choice.precision
+    return None if flag == "float32" else flag
 
 
 def _size(text: str):
@@ -110,6 +153,7 @@ def run_train(args) -> int:
 
     options = {name: getattr(args, name) for name in RECIPE_FLAGS}
     scaling = {name: getattr(args, name) for name in SCALING_FLAGS}
+    scaling["mixed_precision"] = mixed_precision(args.mixed_precision, args.model, args.image_size, args.quiet)
     result = train(args.model, args.data, out=args.out, resume=args.resume, overwrite=args.overwrite,
                    tensorboard=args.tensorboard, verbose=0 if args.quiet else 1, seed=args.seed, **options,
                    **scaling)
@@ -131,11 +175,22 @@ def run_evaluate(args) -> int:
     _startup.declare_inference_only()
     from kerascnn.train import evaluate  # noqa: PLC0415
 
-    metrics = evaluate(args.run, args.data, batch_size=args.batch_size, limit=args.limit)
+    seen = []
+    metrics = evaluate(args.run, args.data, batch_size=args.batch_size, limit=args.limit,
+                       transform=_optimizer_for(args, seen))
+    info = seen[0]
+    metrics["inference"] = info.as_dict() if info else {"precision": "float32", "reason": "--no-optimize"}
+    if args.compare_fp32:
+        reference = evaluate(args.run, args.data, batch_size=args.batch_size, limit=args.limit)
+        metrics["float32_test_accuracy"] = reference["test_accuracy"]
     if args.json:
         print(json.dumps(metrics, indent=2))
-    else:
-        print_metrics(metrics)
+        return 0
+    print(f"inference: {info.describe() if info else 'float32, as trained (--no-optimize)'}")
+    print_metrics(metrics)
+    if args.compare_fp32:
+        print(f"float32 model as trained: test accuracy {metrics['float32_test_accuracy']:.2%}; "
+              f"{metrics['inference']['precision']} optimized: {metrics['test_accuracy']:.2%}")
     return 0
 
 
@@ -143,7 +198,7 @@ def run_predict(args) -> int:
     _startup.declare_inference_only()
     from kerascnn.train import predict  # noqa: PLC0415
 
-    results = predict(args.run, args.images, top_k=args.top_k)
+    results = predict(args.run, args.images, top_k=args.top_k, transform=_optimizer_for(args, []))
     if args.json:
         print(json.dumps([{"image": path, "top": [{"class": c, "probability": p} for c, p in top]}
                           for path, top in results], indent=2))

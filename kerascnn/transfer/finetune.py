@@ -225,7 +225,8 @@ RUN_DEFAULTS = {"image_size": None, "weights": "imagenet", "freeze": None, "scen
                 "dropout": 0.3, "validation_split": 0.2, "patience": 7, "limit": None, "seed": 0}
 
 
-def fine_tune_run(backbone, data, *, out=None, resume=False, overwrite=False, verbose=1, log=print, **options):
+def fine_tune_run(backbone, data, *, out=None, resume=False, overwrite=False, verbose=1, log=print,
+                  mixed_precision=None, **options):
     """:func:`fine_tune` a new head on ``backbone`` with ``data``, into a run directory (``kerascnn finetune``).
 
     The training core of :func:`kerascnn.train.train` runs it: ``out`` receives ``config.json``,
@@ -235,6 +236,7 @@ def fine_tune_run(backbone, data, *, out=None, resume=False, overwrite=False, ve
     or reports a finished one; a different configuration is refused unless ``resume`` (keep
     the stored one) or ``overwrite``. ``options`` and their defaults: :data:`RUN_DEFAULTS`
     (``weights="none"`` for random weights; ``freeze`` is :func:`fine_tune`'s ``unfreeze``).
+    ``mixed_precision`` (``"float16"``/``"bfloat16"``) holds for this run only.
     Images stay 0-255: the backbone's own preprocessing is inside the model.
 
     Example (a two-epoch run on generated images):
@@ -254,7 +256,11 @@ def fine_tune_run(backbone, data, *, out=None, resume=False, overwrite=False, ve
                                           for key, value in RUN_DEFAULTS.items()})
     base = os.path.basename(os.path.normpath(os.fspath(data)))
     out = out or os.path.join("runs", f"finetune-{recipe['backbone']}-{base}")
-    return run(FineTuneJob(), recipe, out, resume=resume, overwrite=overwrite, verbose=verbose, log=log)
+    from kerascnn.distribute import dtype_policy_kept, set_mixed_precision  # noqa: PLC0415
+
+    with dtype_policy_kept():
+        set_mixed_precision(mixed_precision)
+        return run(FineTuneJob(), recipe, out, resume=resume, overwrite=overwrite, verbose=verbose, log=log)
 
 
 def _run_recipe(backbone, data, options) -> dict:

@@ -1,0 +1,45 @@
+"""``kerascnn export RUN --format FORMAT``: a run's best model for another runtime (kerascnn.deploy)."""
+
+from __future__ import annotations
+
+FORMAT_NAMES = ("keras", "savedmodel", "onnx", "litert")  # kerascnn.deploy.FORMATS, without importing Keras
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="write a run's best model as .keras, a TensorFlow SavedModel, ONNX or LiteRT",
+        description="Export RUN/model.keras for serving: keras (a .keras file), savedmodel (a folder for "
+                    "TF Serving / tf.saved_model.load), onnx (onnxruntime; needs pip install "
+                    "'kerascnn[export]'), litert (a .tflite file for phones; TensorFlow backend). Written "
+                    "atomically. See docs/deploy.md.",
+    )
+    parser.add_argument("run", help="a run directory written by `kerascnn train` or `kerascnn finetune`")
+    parser.add_argument("--format", required=True, choices=FORMAT_NAMES, help="the file format")
+    parser.add_argument("--out", default=None, metavar="PATH",
+                        help="file (folder for savedmodel) to write; default RUN/model.onnx, RUN/model.tflite, "
+                             "RUN/model_savedmodel, RUN/model_export.keras")
+    parser.add_argument("--optimize", action="store_true",
+                        help="fold BatchNorm into the convolutions first (same outputs, faster)")
+    parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16", "float16", "auto"),
+                        help="with --optimize: compute precision of the exported model; default float32, since "
+                             "the machine that runs it may not be this one (auto: this machine's)")
+    parser.set_defaults(handler=run_export)
+
+
+def run_export(args) -> int:
+    from kerascnn import runs  # noqa: PLC0415 - keep `kerascnn --help` free of TensorFlow
+    from kerascnn.deploy import export, optimize  # noqa: PLC0415
+    from kerascnn.deploy.exporter import default_path  # noqa: PLC0415
+    from kerascnn.train import load_run_model  # noqa: PLC0415
+
+    if args.precision != "float32" and not args.optimize:
+        raise ValueError(f"--precision {args.precision} needs --optimize (without it the model is exported as trained).")
+    model = load_run_model(runs.RunDirectory(args.run))
+    note = "as trained"
+    if args.optimize:
+        model = optimize(model, precision=args.precision)
+        note = model.deploy_info.describe()
+    out = args.out or default_path(args.run, args.format, "model_export" if args.format == "keras" else "model")
+    path = export(model, out, args.format)
+    print(f"kerascnn export: {path} ({args.format}; {note})")
+    return 0

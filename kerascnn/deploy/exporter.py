@@ -1,0 +1,181 @@
+"""Writing a model for another runtime: ``.keras``, TensorFlow SavedModel, ONNX, LiteRT.
+
+Built on Keras' own ``model.export`` (Keras 3) and the converters it calls: TensorFlow's
+SavedModel writer, ``tf2onnx`` (``jax2onnx`` on the JAX backend) and TensorFlow's
+LiteRT (TFLite) converter. Keras 2 (tf-keras) has ``model.export`` for SavedModel only;
+there ONNX goes through ``tf2onnx.convert.from_function`` and LiteRT through
+``tf.lite.TFLiteConverter.from_keras_model``, the calls Keras 3 makes underneath.
+
+Every format is written under a temporary name next to ``path`` and renamed into place
+at the end, so a failed or interrupted export never leaves a half-written model at ``path``.
+
+=============  ===========  ======================================  ==================================
+format         ``path``     loaded back by                          needs
+=============  ===========  ======================================  ==================================
+``keras``      ``*.keras``  ``keras.models.load_model``             nothing more
+``savedmodel`` a folder     ``tf.saved_model.load`` (TF Serving)    nothing more (TensorFlow)
+``onnx``       ``*.onnx``   ``onnxruntime.InferenceSession``        ``pip install 'kerascnn[export]'``
+``litert``     ``*.tflite`` ``ai_edge_litert.interpreter``          the TensorFlow backend
+=============  ===========  ======================================  ==================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from kerascnn.errors import check_choice
+from kerascnn.runtime import BACKEND, IS_KERAS3, RuntimeMismatchError, describe
+
+#: Export formats and the file suffix each needs ("" = a folder).
+FORMATS = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx", "litert": ".tflite"}
+#: The optional dependencies that hold the converters: ``pip install 'kerascnn[export]'``.
+EXTRA = "export"
+
+
+class MissingConverterError(ImportError):
+    """The converter a format needs is not installed; the message says what to install."""
+
+
+def _converters(format: str) -> list[str]:
+    if format == "onnx":
+        return ["jax2onnx", "onnx"] if BACKEND == "jax" else ["tf2onnx", "onnx"]
+    return []
+
+
+def unsupported(format: str) -> str | None:
+    """Why this runtime cannot write ``format`` (None when it can).
+
+    Examples:
+        >>> from kerascnn.deploy.exporter import unsupported
+        >>> unsupported("keras") is None
+        True
+    """
+    if format == "litert" and BACKEND == "jax":
+        return ("Keras exports LiteRT from the TensorFlow backend only (model.export: 'LiteRT export requires "
+                "TensorFlow or PyTorch backend'); save the model as .keras, then export it with "
+                "KERAS_BACKEND=tensorflow")
+    return None
+
+
+def require_converter(format: str) -> None:
+    """Raise :class:`MissingConverterError` naming the extra to install when ``format``'s converter is absent.
+
+    Examples:
+        >>> from kerascnn.deploy.exporter import require_converter
+        >>> require_converter("keras")
+    """
+    missing = [name for name in _converters(format) if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    how = f"pip install 'kerascnn[{EXTRA}]'"
+    if "jax2onnx" in missing:  # not in the extra: it brings flax, optax and orbax with it
+        how = "pip install jax2onnx (the JAX backend's ONNX converter), or export from the TensorFlow backend"
+    raise MissingConverterError(f"exporting to {format} needs {', '.join(missing)}, which is not installed: {how}.")
+
+
+def default_path(folder: str, format: str, stem: str = "model") -> str:
+    """Where ``kerascnn export`` writes ``format`` in ``folder`` by default, e.g. ``model.onnx``.
+
+    Examples:
+        >>> from kerascnn.deploy.exporter import default_path
+        >>> default_path("runs/x", "savedmodel"), default_path("runs/x", "litert")
+        ('runs/x/model_savedmodel', 'runs/x/model.tflite')
+    """
+    suffix = FORMATS[format]
+    return os.path.join(folder, f"{stem}{suffix}" if suffix else f"{stem}_{format}")
+
+
+def _check_path(path, format: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file or folder name, got {type(path).__name__}.")
+    path = os.fspath(path)
+    suffix = FORMATS[format]
+    if suffix and not path.endswith(suffix):
+        raise ValueError(f"path {path!r} must end with {suffix!r} for format={format!r}.")
+    if not suffix and os.path.isfile(path):
+        raise ValueError(f"path {path!r} is a file; a SavedModel is a folder: give a folder name.")
+    return path
+
+
+def _write(model, target: str, format: str) -> None:
+    if format == "keras":
+        model.save(target)
+    elif format == "savedmodel":
+        if IS_KERAS3:
+            model.export(target, format="tf_saved_model", verbose=False)
+        else:
+            with contextlib.redirect_stdout(io.StringIO()):  # tf-keras prints every captured variable
+                model.export(target)
+    elif IS_KERAS3:
+        if not getattr(model, "_called", True):  # Keras' ONNX export refuses a model never called
+            model([np.zeros((1, *tensor.shape[1:]), tensor.dtype) for tensor in model.inputs]
+                  if len(model.inputs) > 1 else np.zeros((1, *model.inputs[0].shape[1:]), model.inputs[0].dtype))
+        model.export(target, format=format, verbose=False)
+    elif format == "onnx":
+        _onnx_keras2(model, target)
+    else:
+        import tensorflow as tf  # noqa: PLC0415 - Keras 2 runs on TensorFlow
+
+        with open(target, "wb") as handle:
+            handle.write(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+
+
+def _onnx_keras2(model, target: str) -> None:
+    import tensorflow as tf  # noqa: PLC0415
+    import tf2onnx  # noqa: PLC0415 - checked by require_converter
+
+    signature = [tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=tensor.name.split(":")[0])
+                 for tensor in model.inputs]
+    function = tf.function(lambda *inputs: model(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
+    tf2onnx.convert.from_function(function, input_signature=signature, output_path=target)
+
+
+def export(model, path, format: str = "keras") -> str:
+    """Write ``model`` to ``path`` in ``format`` (``keras``, ``savedmodel``, ``onnx``, ``litert``); return ``path``.
+
+    The batch size of the exported model stays open (any batch runs). Written atomically:
+    a temporary name in the same folder, renamed to ``path`` at the end (an existing
+    ``path`` is replaced). To export the fast inference form, pass
+    ``kerascnn.deploy.optimize(model, precision="float32")`` (folded BatchNorm; keep float32
+    for a machine whose precision you do not know: ONNX Runtime and LiteRT run bfloat16
+    convolutions poorly or not at all).
+
+    Raises:
+        ValueError: unknown format, or ``path`` without the format's suffix.
+        MissingConverterError: the converter is not installed (the message names the extra).
+        RuntimeMismatchError: the runtime cannot write the format (LiteRT on the JAX backend).
+
+    Examples:
+        >>> import os, tempfile
+        >>> import kerascnn
+        >>> from kerascnn.deploy import export
+        >>> folder = tempfile.mkdtemp()
+        >>> path = export(kerascnn.lenet5(), os.path.join(folder, "lenet.keras"), "keras")
+        >>> sorted(os.listdir(folder))
+        ['lenet.keras']
+    """
+    check_choice("format", format, tuple(FORMATS))
+    path = _check_path(path, format)
+    reason = unsupported(format)
+    if reason:
+        raise RuntimeMismatchError(f"cannot export to {format} on {describe()}: {reason}.")
+    require_converter(format)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp", dir=parent)
+    try:
+        target = os.path.join(scratch, os.path.basename(path))
+        _write(model, target, format)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.replace(path, os.path.join(scratch, "previous"))  # a folder cannot be replaced by rename
+        os.replace(target, path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return path

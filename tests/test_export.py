@@ -1,0 +1,133 @@
+"""kerascnn.deploy.export: every format loaded back by its own runtime computes the Keras model's outputs.
+
+The model is a ResNet-18 for 32x32 grey images with random BatchNorm statistics, exported
+after :func:`kerascnn.deploy.optimize` folded its BatchNorms (float32), so each round trip
+checks the folding too. The batch is 16 real test images of the embedded digits. Tolerance:
+probabilities within 1e-6 of the Keras model's (float32 arithmetic in another order: the
+runtimes fuse and reorder operations; measured 7e-8 to 1.7e-7, printed with -s).
+"""
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+import kerascnn
+from kerascnn.data import load_data, prepare_images
+from kerascnn.deploy import export, optimize
+from kerascnn.deploy.exporter import FORMATS, MissingConverterError, require_converter, unsupported
+from kerascnn.runtime import BACKEND, RuntimeMismatchError, keras
+from kerascnn.surgery import randomize_batchnorm
+
+pytestmark = pytest.mark.builders
+TOLERANCE = 1e-6
+
+
+@pytest.fixture(scope="module")
+def case():
+    model = kerascnn.build("resnet18", input_shape=(32, 32, 1), num_classes=10, compile=False)
+    randomize_batchnorm(model, seed=5)
+    data = load_data("digits", (32, 32, 1), validation_split=0.0)
+    images = np.asarray(prepare_images(data.test.x[:16], (32, 32, 1), data.scale))
+    folded = optimize(model, precision="float32")
+    return model, folded, images, model.predict(images, verbose=0)
+
+
+def run_savedmodel(path, images):
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(path)
+    function = loaded.serve if hasattr(loaded, "serve") else loaded.signatures["serving_default"]
+    outputs = function(tf.constant(images))
+    return np.asarray(outputs if not isinstance(outputs, dict) else next(iter(outputs.values())))
+
+
+def run_onnx(path, images):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: images})[0]
+
+
+def run_litert(path, images):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, images.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, images)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def run_keras(path, images):
+    return keras.models.load_model(path).predict(images, verbose=0)
+
+
+RUNNERS = {"keras": run_keras, "savedmodel": run_savedmodel, "onnx": run_onnx, "litert": run_litert}
+ONNX_ON_JAX = BACKEND == "jax"  # jax2onnx is not in the extra (see kerascnn.deploy.exporter)
+
+
+@pytest.mark.parametrize("format", list(FORMATS))
+def test_round_trip_in_its_own_runtime(case, tmp_path, format):
+    model, folded, images, expected = case
+    path = os.path.join(tmp_path, "out", "model" + (FORMATS[format] or "_saved"))
+    if unsupported(format):  # LiteRT on JAX: Keras cannot write it there
+        with pytest.raises(RuntimeMismatchError, match="KERAS_BACKEND=tensorflow"):
+            export(folded, path, format)
+        assert not os.path.exists(path)
+        return
+    if format == "onnx" and ONNX_ON_JAX and importlib.util.find_spec("jax2onnx") is None:
+        with pytest.raises(MissingConverterError, match="pip install jax2onnx"):
+            export(folded, path, format)
+        return
+    assert export(folded, path, format) == path
+    assert sorted(os.listdir(os.path.dirname(path))) == [os.path.basename(path)]  # no temporary left
+    got = RUNNERS[format](path, images)
+    difference = float(np.abs(got - expected).max())
+    print(f"{format}: max |exported - keras| = {difference:.2e}")
+    assert got.shape == expected.shape and difference < TOLERANCE
+    assert np.array_equal(got.argmax(1), expected.argmax(1))
+
+
+def test_export_replaces_an_existing_savedmodel_folder(case, tmp_path):
+    _, folded, images, expected = case
+    path = str(tmp_path / "saved")
+    os.makedirs(path)
+    with open(os.path.join(path, "stale.txt"), "w", encoding="utf-8") as handle:
+        handle.write("old")
+    export(folded, path, "savedmodel")
+    assert "stale.txt" not in os.listdir(path) and os.listdir(tmp_path) == ["saved"]
+    np.testing.assert_allclose(run_savedmodel(path, images), expected, atol=TOLERANCE)
+
+
+def test_a_failed_export_leaves_nothing(tmp_path, monkeypatch):
+    import kerascnn.deploy.exporter as module
+
+    def broken(model, target, format):
+        with open(target, "w", encoding="utf-8") as handle:
+            handle.write("half")
+        raise RuntimeError("converter crashed")
+
+    monkeypatch.setattr(module, "_write", broken)
+    with pytest.raises(RuntimeError, match="converter crashed"):
+        export(kerascnn.lenet5(), tmp_path / "lenet.onnx" if not ONNX_ON_JAX else tmp_path / "lenet.keras",
+               "onnx" if not ONNX_ON_JAX else "keras")
+    assert os.listdir(tmp_path) == []
+
+
+def test_bad_format_and_suffix(tmp_path):
+    model = kerascnn.lenet5()
+    with pytest.raises(ValueError, match="format.*'tflite'"):
+        export(model, tmp_path / "m.tflite", "tflite")
+    with pytest.raises(ValueError, match=r"must end with '\.tflite' for format='litert'"):
+        export(model, tmp_path / "m.lite", "litert")
+
+
+def test_missing_converter_names_the_extra(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("tf2onnx", "jax2onnx") else real(name, *a))
+    with pytest.raises(MissingConverterError, match=r"jax2onnx" if ONNX_ON_JAX else r"kerascnn\[export\]"):
+        require_converter("onnx")
