@@ -520,6 +520,22 @@ def evaluate_model(net, dataset, batch_size: int = 64) -> dict:
             "predictions": predicted}
 
 
+def keeps_raw_pixels(recipe: dict) -> bool:
+    """True for a ``kerascnn finetune`` run, whose model takes 0-255 pixels (the backbone's own
+    preprocessing is inside it); a ``kerascnn train`` model takes pixels scaled to [0, 1].
+
+    Examples:
+        >>> keeps_raw_pixels({"model": "lenet5"}), keeps_raw_pixels({"backbone": "DaViT_T"})
+        (False, True)
+    """
+    return "backbone" in recipe
+
+
+def image_scale(recipe: dict) -> float:
+    """The factor image files are multiplied by for a run's model (:func:`kerascnn.data.read_images`)."""
+    return 1.0 if keeps_raw_pixels(recipe) else 1.0 / 255.0
+
+
 def evaluate(run_path, data=None, *, batch_size: int = 64, limit=None, transform=None) -> dict:
     """Evaluate a run's best model on the test split of ``data`` (default: the run's own data).
 
@@ -533,6 +549,8 @@ def evaluate(run_path, data=None, *, batch_size: int = 64, limit=None, transform
     dataset = load_data(recipe["data"] if data is None else data, tuple(recipe["input_shape"]),
                         validation_split=recipe["validation_split"], seed=recipe["seed"],
                         limit=limit, label_mode=effective_label_mode(recipe))
+    if keeps_raw_pixels(recipe):
+        dataset.scale = 1.0  # Data.scale divides: keep 0-255 as in FineTuneJob.load
     if dataset.num_classes != int(net.output_shape[-1]) and int(net.output_shape[-1]) > 1:
         raise ValueError(f"--data has {dataset.num_classes} classes but the model of {run.path!r} "
                          f"predicts {net.output_shape[-1]}; evaluate on data with the same classes.")
@@ -545,15 +563,15 @@ def predict(run_path, images, *, top_k: int = 3, transform=None) -> list:
     """Top-k classes and probabilities for image files: ``[(path, [(class, probability), ...]), ...]``.
 
     Images are read with ``keras.utils.load_img``, converted to the model's channels,
-    resized to its input and scaled to [0, 1] as in training. ``transform``: applied to the
-    loaded model first (e.g. :func:`kerascnn.deploy.optimize`).
+    resized to its input and scaled as in training (:func:`image_scale`). ``transform``: applied
+    to the loaded model first (e.g. :func:`kerascnn.deploy.optimize`).
     """
     check_int("top_k", top_k)
     run = runs.RunDirectory(run_path)
     config = run.config()
     names = config.get("class_names") or []
     height, width, channels = config["recipe"]["input_shape"]
-    batch = read_images(images, (height, width, channels))
+    batch = read_images(images, (height, width, channels), image_scale(config["recipe"]))
     net = load_run_model(run)
     net = transform(net) if transform else net
     probabilities = np.asarray(net.predict(batch, verbose=0))

@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 
+from kerascnn.commands.train import add_inference_flags, inference_transform
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -28,6 +30,7 @@ def register(subparsers) -> None:
                         help="the layer for Grad-CAM and the feature maps (default: Grad-CAM on the last map, "
                              "feature maps of each stage's last convolution)")
     parser.add_argument("--top", type=int, default=3, metavar="K", help="classes to show per image (default 3)")
+    add_inference_flags(parser)  # the optimized model by default (BatchNorm folded: name a conv, not a BN layer)
     parser.set_defaults(handler=run_explain)
 
 
@@ -59,16 +62,15 @@ def _explain(args, config) -> int:
     from kerascnn import runs, visualize  # noqa: PLC0415
     from kerascnn.data import read_images  # noqa: PLC0415
     from kerascnn.errors import check_int  # noqa: PLC0415
+    from kerascnn.train import image_scale  # noqa: PLC0415
     from kerascnn.visualize.capture import find_layer, last_spatial_layer  # noqa: PLC0415
 
     check_int("--top", args.top)
     runs.check_writable(args.out, "--out")
-    model = load_model(args.run)
+    model = inference_transform(args, [])(load_model(args.run))
     layer = find_layer(model, args.layer) if args.layer else None
     layer_name = layer.name if layer else last_spatial_layer(model)[0]
-    # train scales pixels to [0, 1]; finetune keeps 0-255 (the backbone's preprocessing is in the model)
-    scale = 1.0 if "backbone" in config.get("recipe", {}) else 1.0 / 255.0
-    images = read_images(args.images, tuple(model.input_shape[1:4]), scale)
+    images = read_images(args.images, tuple(model.input_shape[1:4]), image_scale(config.get("recipe", {})))
     heatmaps, probabilities = visualize.grad_cam(model, images, layer=layer, return_predictions=True)
     names = list(config.get("class_names") or [])
     os.makedirs(args.out, exist_ok=True)

@@ -111,7 +111,7 @@ def add_inference_flags(parser) -> None:
                         help="run the model as trained: no BatchNorm folding, float32")
 
 
-def _optimizer_for(args, seen: list):
+def inference_transform(args, seen: list):
     """The ``transform`` for kerascnn.train.evaluate/predict, keeping the model's deploy_info in ``seen``."""
     from kerascnn.deploy import for_evaluation  # noqa: PLC0415
 
@@ -177,7 +177,7 @@ def run_evaluate(args) -> int:
 
     seen = []
     metrics = evaluate(args.run, args.data, batch_size=args.batch_size, limit=args.limit,
-                       transform=_optimizer_for(args, seen))
+                       transform=inference_transform(args, seen))
     info = seen[0]
     metrics["inference"] = info.as_dict() if info else {"precision": "float32", "reason": "--no-optimize"}
     if args.compare_fp32:
@@ -198,7 +198,7 @@ def run_predict(args) -> int:
     _startup.declare_inference_only()
     from kerascnn.train import predict  # noqa: PLC0415
 
-    results = predict(args.run, args.images, top_k=args.top_k, transform=_optimizer_for(args, []))
+    results = predict(args.run, args.images, top_k=args.top_k, transform=inference_transform(args, []))
     if args.json:
         print(json.dumps([{"image": path, "top": [{"class": c, "probability": p} for c, p in top]}
                           for path, top in results], indent=2))

@@ -288,7 +288,7 @@ class FineTuneJob(Job):
     def load(self, recipe):
         data = load_data(recipe["data"], tuple(recipe["input_shape"]), validation_split=recipe["validation_split"],
                          seed=recipe["seed"], limit=recipe["limit"])
-        data.scale = 1.0  # raw 0-255 pixels: the backbone's own preprocessing is inside the model
+        data.scale = 1.0  # Data.scale divides: raw 0-255 pixels (keeps_raw_pixels), the backbone preprocesses
         return data
 
     def build(self, recipe, dataset, steps_per_epoch):
