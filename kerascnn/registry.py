@@ -135,7 +135,8 @@ class Weights:
                 "file_hash": self.file_hash, "input_shape": list(self.input_shape),
                 "num_classes": self.num_classes, "preprocessing": self.preprocessing, "top1": self.top1,
                 "source": self.source, "match": self.match,
-                "options": {key: list(values) for key, values in self.options.items()}, "sizes": list(self.sizes)}
+                "options": {key: list(values) for key, values in self.options.items()},
+                "sizes": list(self.sizes)}
 
 
 def keras_weights(application: str, preprocessing: str, **fields) -> Weights:

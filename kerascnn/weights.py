@@ -109,7 +109,8 @@ def pretrained_loader(record, **options):
     """
     if record.application:
         def load_application(model):
-            kwargs = record.application_kwargs(model.name, tuple(model.input_shape[1:]), has_top(model), **options)
+            shape = tuple(model.input_shape[1:])
+            kwargs = record.application_kwargs(model.name, shape, has_top(model), **options)
             applications_loader(record.application, record.match, **kwargs)(model)
 
         return load_application

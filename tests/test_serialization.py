@@ -20,8 +20,8 @@ pytestmark = pytest.mark.tensorflow_only
 
 MODELS = kerascnn.list_models()
 #: Builders whose large dense layers small_kwargs shrinks (fc_units, base_dim): cheap at any depth.
-SHRINKABLE = [name for name in MODELS
-              if {"fc_units", "base_dim"} & set(inspect.signature(kerascnn.registry.get_builder(name)).parameters)]
+SHRINKABLE = [name for name in MODELS if {"fc_units", "base_dim"}
+              & set(inspect.signature(kerascnn.registry.get_builder(name)).parameters)]
 
 
 def small_kwargs(name):

@@ -251,7 +251,8 @@ def mobilenet_v2(input_shape=(224, 224, 3), num_classes=None, include_top=True, 
     x = layers.BatchNormalization(**V2_BATCHNORM, name="Conv_1_bn")(x)
     x = _relu6("out_relu")(x)
     x = base.features_or_top(x, head, options, top_pooling="avg")
-    return base.finish(inputs, x, head, options, default_name="mobilenet_v2", weights_options={"alpha": alpha})
+    return base.finish(inputs, x, head, options, default_name="mobilenet_v2",
+                       weights_options={"alpha": alpha})
 
 
 _PARAMS = ("keras.applications.{}(weights=None).count_params(), built in tests/models/test_mobilenet.py "
@@ -262,7 +263,8 @@ _TORCHVISION = "torchvision mobilenet_v2 IMAGENET1K_V1 ({}; docs/references.md)"
 #: The variants: name -> builder, card (keras.applications counts at alpha 1, 224x224) and weights.
 VARIANTS = {
     "mobilenet": applications_card(
-        mobilenet, "mobilenet", "MobileNet v1, alpha 1.0: 13 depthwise-separable blocks, ReLU6, 1x1-conv classifier",
+        mobilenet, "mobilenet",
+        "MobileNet v1, alpha 1.0: 13 depthwise-separable blocks, ReLU6, 1x1-conv classifier",
         (224, 224, 3), V1_MIN_INPUT_SIZE, (4_253_864, 21_888, 0.569, 70.4),
         {"params": _PARAMS.format("MobileNet"),
          "top1": _TOP1.format("MobileNet", 70.4),

@@ -98,4 +98,5 @@ VARIANTS = {
                             _KERAS.format("ResNet152V2"), "ResNet152V2", 78.0),
 }
 register_family(VARIANTS)
-resnet18v2, resnet34v2, resnet50v2, resnet101v2, resnet152v2 = (entry["builder"] for entry in VARIANTS.values())
+resnet18v2, resnet34v2, resnet50v2, resnet101v2, resnet152v2 = (
+    entry["builder"] for entry in VARIANTS.values())
