@@ -245,9 +245,9 @@ def register(name: str, *, defaults: dict | None = None, **card_fields) -> Calla
         records = tuple(card_fields.pop("weights", ()))
         tags = tuple(record.tag for record in records)
         pretrained = tuple(card_fields.pop("pretrained", tags))
-        if records and pretrained != tags:
+        if pretrained != tags:
             raise ValueError(f"{name}: pretrained={pretrained!r} disagrees with the weights records {tags!r}; "
-                             "give the records only")
+                             "give the records only (weights=(keras_weights(...),) or Weights(url=...))")
         _BUILDERS[name] = builder
         _CARDS[name] = ModelCard(name=name, defaults=dict(defaults or {}), pretrained=pretrained,
                                  weights=records, **card_fields)
