@@ -135,7 +135,8 @@ class Weights:
                 "file_hash": self.file_hash, "input_shape": list(self.input_shape),
                 "num_classes": self.num_classes, "preprocessing": self.preprocessing, "top1": self.top1,
                 "source": self.source, "match": self.match,
-                "options": {key: list(values) for key, values in self.options.items()}, "sizes": list(self.sizes)}
+                "options": {key: list(values) for key, values in self.options.items()},
+                "sizes": list(self.sizes)}
 
 
 def keras_weights(application: str, preprocessing: str, **fields) -> Weights:
@@ -244,9 +245,9 @@ def register(name: str, *, defaults: dict | None = None, **card_fields) -> Calla
         records = tuple(card_fields.pop("weights", ()))
         tags = tuple(record.tag for record in records)
         pretrained = tuple(card_fields.pop("pretrained", tags))
-        if records and pretrained != tags:
+        if pretrained != tags:
             raise ValueError(f"{name}: pretrained={pretrained!r} disagrees with the weights records {tags!r}; "
-                             "give the records only")
+                             "give the records only (weights=(keras_weights(...),) or Weights(url=...))")
         _BUILDERS[name] = builder
         _CARDS[name] = ModelCard(name=name, defaults=dict(defaults or {}), pretrained=pretrained,
                                  weights=records, **card_fields)

@@ -65,28 +65,25 @@ def is_tag(weights) -> bool:
             and not weights.endswith(FILE_KINDS) and not os.path.isfile(weights))
 
 
-def load_model_weights(model, weights, imagenet_loader=None, registered: str | None = None,
-                       options: dict | None = None):
+def load_model_weights(model, weights, registered: str | None = None, options: dict | None = None):
     """Load ``weights`` (None, a pretrained tag or a file) into a model built by kerascnn.
 
-    A tag is read from the card of ``registered`` (the registered model name) unless the
-    builder gives its own ``imagenet_loader``; ``options`` are the builder's arguments the
+    A tag is read from the :class:`~kerascnn.registry.Weights` records of the card of
+    ``registered`` (the registered model name); ``options`` are the builder's arguments the
     record's application also takes (:func:`pretrained_loader`). Raises a
     :class:`~kerascnn.errors.WeightsError` (a ValueError) on anything that does not match.
     """
     if weights is None:
         return model
     if is_tag(weights):
-        if imagenet_loader is None or weights != "imagenet":
-            from kerascnn import registry  # noqa: PLC0415 - the registry imports the zoo lazily
+        from kerascnn import registry  # noqa: PLC0415 - the registry imports the zoo lazily
 
-            if registered not in registry.list_models():
-                raise WeightsNotAvailable(
-                    f"weights={weights!r} is not available for {model.name}: pretrained sets exist for "
-                    f"{registry.pretrained_summary()}. Use weights=None or the path of a weights file.")
-            record = registry.model_card(registered).weights_record(weights)
-            imagenet_loader = pretrained_loader(record, **(options or {}))
-        imagenet_loader(model)
+        if registered not in registry.list_models():
+            raise WeightsNotAvailable(
+                f"weights={weights!r} is not available for {model.name}: pretrained sets exist for "
+                f"{registry.pretrained_summary()}. Use weights=None or the path of a weights file.")
+        record = registry.model_card(registered).weights_record(weights)
+        pretrained_loader(record, **(options or {}))(model)
         return model
     if not isinstance(weights, (str, os.PathLike)):
         raise TypeError(f"weights must be None, 'imagenet' or a file path, got {weights!r}.")
@@ -110,7 +107,8 @@ def pretrained_loader(record, **options):
     """
     if record.application:
         def load_application(model):
-            kwargs = record.application_kwargs(model.name, tuple(model.input_shape[1:]), has_top(model), **options)
+            shape = tuple(model.input_shape[1:])
+            kwargs = record.application_kwargs(model.name, shape, has_top(model), **options)
             applications_loader(record.application, record.match, **kwargs)(model)
 
         return load_application

@@ -165,3 +165,20 @@ def test_builders_and_backbones_accept_the_same_files(tmp_path):
     with pytest.raises(WeightsMismatchError, match="must end in .keras, .h5 or .weights.h5"):
         (tmp_path / "w.bin").write_bytes(b"x")
         kerascnn.lenet5(weights=str(tmp_path / "w.bin"))
+
+
+def test_pretrained_tags_need_their_weights_records():
+    with pytest.raises(ValueError, match="give the records only"):
+        registry.register("tags_only", family="test", description="old style", input_shape=(8, 8, 1),
+                          min_input_size=(1, 1), num_classes=2, pretrained=("imagenet",))(_tiny)
+    assert "tags_only" not in registry.list_models()
+
+
+def test_application_options_are_checked_against_the_record():
+    record = kerascnn.model_card("mobilenet").weights_record("imagenet")
+    assert record.application_kwargs("mobilenet", (160, 160, 3), True, alpha=0.5, depth_multiplier=1) == {
+        "alpha": 0.5, "depth_multiplier": 1, "input_shape": (160, 160, 3)}
+    with pytest.raises(WeightsNotAvailable, match=r"\(alpha, input side\) pairs \(0.25, 128\).* depth_multiplier=1"):
+        record.application_kwargs("mobilenet", (160, 160, 3), True, alpha=0.5, depth_multiplier=2)
+    assert {kerascnn.model_card(name).weights_record("imagenet").match
+            for name in ("inception_v3", "xception")} == {"order"}  # Keras names their layers itself

@@ -145,8 +145,6 @@ def is_pretrained_tag(weights) -> bool:
 
 def _check_pretrained(card, options, input_shape, units, fixed_size, weights_options):
     """Refuse, before building, a configuration the pretrained set cannot fill."""
-    if not card.weights and options["weights"] in card.pretrained:
-        return  # registered the older way (pretrained tags and the builder's own imagenet_loader)
     record = card.weights_record(options["weights"])  # WeightsNotAvailable when there is none
     problems = []
     if input_shape[-1] != record.input_shape[-1]:
@@ -188,12 +186,11 @@ def pool_features(x, pooling):
 
 
 def finish(inputs, outputs, head: HeadSpec | None, options: dict, default_name: str,
-           loss_weights=None, imagenet_loader=None, weights_options: dict | None = None):
+           loss_weights=None, weights_options: dict | None = None):
     """Wrap in a Model, load ``options["weights"]``, compile unless ``compile=False``.
 
     A pretrained tag is loaded from the :class:`~kerascnn.registry.Weights` record of
-    ``default_name`` (the registered name), unless the builder passes its own
-    ``imagenet_loader`` (the older style, still accepted). With an ``input_tensor``, the
+    ``default_name`` (the registered name). With an ``input_tensor``, the
     model's inputs are the tensor's source inputs (``keras.utils.get_source_inputs``).
     ``weights_options``: as :func:`start`.
     """
@@ -203,8 +200,7 @@ def finish(inputs, outputs, head: HeadSpec | None, options: dict, default_name: 
         sources = keras.utils.get_source_inputs(inputs)
         inputs = sources[0] if len(sources) == 1 else sources
     model = keras.Model(inputs, outputs, name=options["name"] or default_name)
-    load_model_weights(model, options["weights"], imagenet_loader, registered=default_name,
-                       options=weights_options)
+    load_model_weights(model, options["weights"], registered=default_name, options=weights_options)
     if options["compile"]:
         spec = head or HeadSpec(units=1, activation="linear", task="regression")
         compile_model(model, spec, options["optimizer"], options["learning_rate"],

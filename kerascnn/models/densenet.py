@@ -217,7 +217,8 @@ def _variant(builder, depth, trainable, total, gmacs, top1):
                             "(docs/models/densenet.md)",
         "gmacs": f"torchvision densenet{depth} IMAGENET1K_V1 _ops {gmacs} GMACs (docs/models/densenet.md)",
         "top1": f"keras.io/api/applications: {application} top-1 {top1}% (the weights of weights='imagenet')",
-        "min_input_size": "derived: stem ceil(s / 4), then three 2x2/2 average pools (densenet.MIN_INPUT_SIZE)",
+        "min_input_size": "derived: stem ceil(s / 4), then three 2x2/2 average pools "
+                          "(densenet.MIN_INPUT_SIZE)",
     }
     description = (f"DenseNet-{depth} (BC): dense blocks {BLOCKS[depth]}, growth rate 32, "
                    "compression 0.5, pre-activation bottlenecks, no conv bias")

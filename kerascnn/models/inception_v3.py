@@ -245,8 +245,8 @@ def _build(input_shape, num_classes, include_top, aux_classifier, options):
     imagenet = isinstance(options.get("weights"), str) and options["weights"] == "imagenet"
     minimum = MIN_INPUT_SIZE_AUX if aux_classifier else MIN_INPUT_SIZE
     if imagenet and aux_classifier:
-        raise WeightsNotAvailable("weights='imagenet' with aux_classifier=True: keras.applications' InceptionV3 "
-                                  "weights have no auxiliary head; build with aux_classifier=False.")
+        raise WeightsNotAvailable("weights='imagenet' with aux_classifier=True: keras.applications' "
+                                  "InceptionV3 weights have no auxiliary head; build with aux_classifier=False.")
     inputs, head = base.start(input_shape, minimum, "inception_v3" + (" with aux_classifier" if
                               aux_classifier else ""), num_classes, include_top, options)
     if aux_classifier and head is None:
@@ -299,12 +299,14 @@ def inception_v3(input_shape=(299, 299, 3), num_classes=None, include_top=True, 
 #: tests/models/test_inception_v3.py), GMACs (torchvision ``_ops``), top-1 (keras.io).
 VARIANTS = {
     "inception_v3": applications_card(
-        inception_v3, "inception", "Inception v3: factorised 35x35 / 17x17 / 8x8 modules (mixed0-mixed10), BN "
-        "without scale, no conv bias, 299x299x3", (299, 299, 3), MIN_INPUT_SIZE, (23_851_784, 34_432, 5.71, 77.9),
+        inception_v3, "inception", "Inception v3: factorised 35x35 / 17x17 / 8x8 modules (mixed0-mixed10), "
+        "BN without scale, no conv bias, 299x299x3", (299, 299, 3), MIN_INPUT_SIZE,
+        (23_851_784, 34_432, 5.71, 77.9),
         {"params": "keras.applications.InceptionV3(weights=None): the same count "
                    "(docs/models/inception_v3.md; torchvision's 27,161,264 = this trainable count "
                    "+ 17,216 BN gammas + its aux head)",
-         "gmacs": "torchvision inception_v3 IMAGENET1K_V1 _ops: 5.71 GMACs at 299x299 (docs/models/inception_v3.md)",
+         "gmacs": "torchvision inception_v3 IMAGENET1K_V1 _ops: 5.71 GMACs at 299x299 "
+                  "(docs/models/inception_v3.md)",
          "top1": "keras.io/api/applications: keras.applications InceptionV3 (the weights of "
                  "weights='imagenet'), one 299 crop",
          "min_input_size": "keras.applications InceptionV3 (75x75); derived: inception_v3.MIN_INPUT_SIZE"},

@@ -31,6 +31,7 @@ import numbers
 
 from kerascnn.errors import check_int
 from kerascnn.models import base
+from kerascnn.models._card import applications_card
 from kerascnn.registry import KERAS_APPLICATIONS_TABLE, keras_weights, register_family
 from kerascnn.runtime import is_mixed_precision, keras
 
@@ -250,7 +251,8 @@ def mobilenet_v2(input_shape=(224, 224, 3), num_classes=None, include_top=True, 
     x = layers.BatchNormalization(**V2_BATCHNORM, name="Conv_1_bn")(x)
     x = _relu6("out_relu")(x)
     x = base.features_or_top(x, head, options, top_pooling="avg")
-    return base.finish(inputs, x, head, options, default_name="mobilenet_v2", weights_options={"alpha": alpha})
+    return base.finish(inputs, x, head, options, default_name="mobilenet_v2",
+                       weights_options={"alpha": alpha})
 
 
 _PARAMS = ("keras.applications.{}(weights=None).count_params(), built in tests/models/test_mobilenet.py "
@@ -260,40 +262,24 @@ _TORCHVISION = "torchvision mobilenet_v2 IMAGENET1K_V1 ({}; docs/references.md)"
 
 #: The variants: name -> builder, card (keras.applications counts at alpha 1, 224x224) and weights.
 VARIANTS = {
-    "mobilenet": dict(
-        builder=mobilenet,
-        family="mobilenet",
-        description="MobileNet v1, alpha 1.0: 13 depthwise-separable blocks, ReLU6, 1x1-conv classifier",
-        input_shape=(224, 224, 3),
-        min_input_size=(V1_MIN_INPUT_SIZE, V1_MIN_INPUT_SIZE),
-        num_classes=1000,
-        params=4_253_864, trainable_params=4_231_976, non_trainable_params=21_888, gmacs=0.569, top1=70.4,
-        sources={
-            "params": _PARAMS.format("MobileNet"),
-            "top1": _TOP1.format("MobileNet", 70.4),
-            "gmacs": "Howard et al. 2017, arXiv 1704.04861, Table 8: 569 million mult-adds (MACs), 224x224",
-            "min_input_size": "derived: stem ceil(s / 2), four valid 3x3/2 blocks floor(s / 2) "
-                              "(mobilenet.V1_MIN_INPUT_SIZE)",
-        },
-        weights=(V1_WEIGHTS,),
-    ),
-    "mobilenet_v2": dict(
-        builder=mobilenet_v2,
-        family="mobilenet",
-        description="MobileNet v2, alpha 1.0: 17 inverted residual blocks (t = 6), linear bottlenecks, "
-                    "1x1 conv 1280",
-        input_shape=(224, 224, 3),
-        min_input_size=(V2_MIN_INPUT_SIZE, V2_MIN_INPUT_SIZE),
-        num_classes=1000,
-        params=3_538_984, trainable_params=3_504_872, non_trainable_params=34_112, gmacs=0.30, top1=71.3,
-        sources={
-            "params": _PARAMS.format("MobileNetV2"),
-            "top1": _TOP1.format("MobileNetV2", 71.3),
-            "trainable_params": _TORCHVISION.format("num_params 3,504,872"),
-            "gmacs": _TORCHVISION.format("_ops 0.30 GMACs"),
-            "min_input_size": "derived: every stride-2 layer pads 'same' (mobilenet.V2_MIN_INPUT_SIZE)",
-        },
-        weights=(V2_WEIGHTS,),
-    ),
+    "mobilenet": applications_card(
+        mobilenet, "mobilenet",
+        "MobileNet v1, alpha 1.0: 13 depthwise-separable blocks, ReLU6, 1x1-conv classifier",
+        (224, 224, 3), V1_MIN_INPUT_SIZE, (4_253_864, 21_888, 0.569, 70.4),
+        {"params": _PARAMS.format("MobileNet"),
+         "top1": _TOP1.format("MobileNet", 70.4),
+         "gmacs": "Howard et al. 2017, arXiv 1704.04861, Table 8: 569 million mult-adds (MACs), 224x224",
+         "min_input_size": "derived: stem ceil(s / 2), four valid 3x3/2 blocks floor(s / 2) "
+                           "(mobilenet.V1_MIN_INPUT_SIZE)"},
+        V1_WEIGHTS),
+    "mobilenet_v2": applications_card(
+        mobilenet_v2, "mobilenet", "MobileNet v2, alpha 1.0: 17 inverted residual blocks (t = 6), linear "
+        "bottlenecks, 1x1 conv 1280", (224, 224, 3), V2_MIN_INPUT_SIZE, (3_538_984, 34_112, 0.30, 71.3),
+        {"params": _PARAMS.format("MobileNetV2"),
+         "top1": _TOP1.format("MobileNetV2", 71.3),
+         "trainable_params": _TORCHVISION.format("num_params 3,504,872"),
+         "gmacs": _TORCHVISION.format("_ops 0.30 GMACs"),
+         "min_input_size": "derived: every stride-2 layer pads 'same' (mobilenet.V2_MIN_INPUT_SIZE)"},
+        V2_WEIGHTS),
 }
 register_family(VARIANTS)

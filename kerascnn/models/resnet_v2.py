@@ -98,8 +98,5 @@ VARIANTS = {
                             _KERAS.format("ResNet152V2"), "ResNet152V2", 78.0),
 }
 register_family(VARIANTS)
-resnet18v2 = VARIANTS["resnet18v2"]["builder"]
-resnet34v2 = VARIANTS["resnet34v2"]["builder"]
-resnet50v2 = VARIANTS["resnet50v2"]["builder"]
-resnet101v2 = VARIANTS["resnet101v2"]["builder"]
-resnet152v2 = VARIANTS["resnet152v2"]["builder"]
+resnet18v2, resnet34v2, resnet50v2, resnet101v2, resnet152v2 = (
+    entry["builder"] for entry in VARIANTS.values())

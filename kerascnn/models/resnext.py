@@ -97,8 +97,5 @@ VARIANTS = {
     "wide_resnet101_2": _variant("wide_resnet101_2", 101, 1, 128, 126_886_696, 68_928, 22.75, 78.848),
 }
 register_family(VARIANTS)
-resnext50_32x4d = VARIANTS["resnext50_32x4d"]["builder"]
-resnext101_32x8d = VARIANTS["resnext101_32x8d"]["builder"]
-resnext101_64x4d = VARIANTS["resnext101_64x4d"]["builder"]
-wide_resnet50_2 = VARIANTS["wide_resnet50_2"]["builder"]
-wide_resnet101_2 = VARIANTS["wide_resnet101_2"]["builder"]
+resnext50_32x4d, resnext101_32x8d, resnext101_64x4d, wide_resnet50_2, wide_resnet101_2 = (
+    entry["builder"] for entry in VARIANTS.values())

@@ -163,8 +163,8 @@ VARIANTS = {
                    "Chollet 2017 (arXiv 1610.02357) Table 3 (docs/models/xception.md)",
          "gmacs": "osmr/imgclsmob pytorch/README.md: Xception 8,403.63M 'FLOPs/2' at 299x299 (a little more "
                   "than MACs; kerascnn.analysis.macs: 8.357); the paper gives none (docs/models/xception.md)",
-         "top1": "keras.io/api/applications: keras.applications Xception (the weights of weights='imagenet'), "
-                 "one 299 crop; Chollet 2017 Table 1: 0.790",
+         "top1": "keras.io/api/applications: keras.applications Xception (the weights of "
+                 "weights='imagenet'), one 299 crop; Chollet 2017 Table 1: 0.790",
          "min_input_size": "derived: two unpadded 3x3 stem convolutions (xception.MIN_INPUT_SIZE); "
                            "keras.applications asks for 71x71"},
         keras_weights("Xception", "tf", match="order", input_shape=(299, 299, 3), top1=79.0)),

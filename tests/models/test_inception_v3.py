@@ -48,7 +48,8 @@ def applications():
 @pytest.fixture(scope="module")
 def imagenet(applications):
     with applications_answering("InceptionV3", applications) as calls:
-        model = kerascnn.inception_v3(weights="imagenet", input_shape=SMALL, classifier_activation=None, compile=False)
+        model = kerascnn.inception_v3(weights="imagenet", input_shape=SMALL, classifier_activation=None,
+                                      compile=False)
     assert calls == [{"weights": "imagenet", "include_top": True}]
     return model
 

@@ -220,7 +220,8 @@ def test_imagenet_weights_transfer_with_identical_outputs(name):
         model = kerascnn.build(name, weights="imagenet", alpha=alpha, input_shape=shape,
                                classifier_activation=None, compile=False)
     options = {"depth_multiplier": 1} if name == "mobilenet" else {}  # the only one with ImageNet weights
-    assert calls == [{"weights": "imagenet", "include_top": True, "alpha": alpha, **options, "input_shape": shape}]
+    assert calls == [{"weights": "imagenet", "include_top": True, "alpha": alpha, **options,
+                      "input_shape": shape}]
     x = np.random.default_rng(1).uniform(-1, 1, size=(2, *shape)).astype("float32")
     assert_same_model(source, model, x)
 

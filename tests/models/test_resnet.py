@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from zoo_helpers import applications_answering, assert_download_failure_raises, fill_random, random_application
+from zoo_helpers import (
+    applications_answering, assert_download_failure_raises, fill_random, random_application)
 
 import kerascnn
 from kerascnn.errors import WeightsNotAvailable

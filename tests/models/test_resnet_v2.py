@@ -13,8 +13,8 @@ import math
 import numpy as np
 import pytest
 from zoo_helpers import (
-    applications_answering, assert_download_failure_raises, assert_same_model, batch, counts, random_application,
-    zero_init)
+    applications_answering, assert_download_failure_raises, assert_same_model, batch, counts,
+    random_application, zero_init)
 
 import kerascnn
 from kerascnn import analysis

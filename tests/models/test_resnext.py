@@ -151,5 +151,5 @@ def test_add_se_puts_one_se_block_on_every_bottleneck():
 
 @builders
 def test_no_imagenet_weights_is_said_before_building():
-    with pytest.raises(WeightsNotAvailable, match="not available for wide_resnet50_2: Pretrained sets exist for"):
+    with pytest.raises(WeightsNotAvailable, match="not available for wide_resnet50_2: Pretrained sets exist"):
         kerascnn.wide_resnet50_2(weights="imagenet")

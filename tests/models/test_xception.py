@@ -41,7 +41,8 @@ def applications():
 @pytest.fixture(scope="module")
 def imagenet(applications):
     with applications_answering("Xception", applications) as calls:
-        model = kerascnn.xception(weights="imagenet", input_shape=SMALL, classifier_activation=None, compile=False)
+        model = kerascnn.xception(weights="imagenet", input_shape=SMALL, classifier_activation=None,
+                                  compile=False)
     assert calls == [{"weights": "imagenet", "include_top": True}]
     return model
 
