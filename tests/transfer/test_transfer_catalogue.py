@@ -43,8 +43,10 @@ def test_resolution_tables_pick_the_nearest_file():
 
 
 def test_keras_applications_rules():
-    info = transfer.backbone_info("resnet50v2")
+    info = transfer.backbone_info("ResNet50V2")
     assert (info.name, info.provider, info.preprocessing) == ("ResNet50V2", "keras", "tf")
+    # the lower-case name is the zoo's own resnet50v2 (exact names win, the zoo first)
+    assert transfer.backbone_info("resnet50v2").provider == "kerascnn"
     assert transfer.backbone_info("VGG16").preprocessing == "caffe"
     assert transfer.backbone_info("InceptionV3").min_size == 75
 
