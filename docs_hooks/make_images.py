@@ -1,4 +1,4 @@
-"""Regenerate the pictures of the docs: ``python docs/make_images.py`` from the repository root.
+"""Regenerate the pictures of the docs: ``python docs_hooks/make_images.py`` from the repository root.
 
 * Model diagrams: every ``img/models/NAME.png`` that a page of ``docs/`` links to is
   drawn from ``kerascnn.build(NAME)`` with :func:`kerascnn.visualize.model_diagram`
