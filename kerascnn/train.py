@@ -220,8 +220,8 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
     ``resume`` continues the run in ``out`` with its stored recipe; ``overwrite`` replaces it.
     ``verbose`` is Keras' (1: progress bars); ``log`` prints the start and end lines (None: silent).
     Scaling (:mod:`kerascnn.distribute`, recorded in ``config.json`` under ``"scaling"``):
-    ``mixed_precision`` (``"float16"``/``"bfloat16"``), ``jit_compile`` (XLA; None = Keras'
-    default), ``distribute`` (``"none"``, ``"mirrored"``, ``"multiworker"`` with ``coordinator``,
+    ``mixed_precision`` (``"float16"``/``"bfloat16"``, or ``"auto"``: the rule of
+    :func:`kerascnn.deploy.training_precision`), ``jit_compile`` (XLA; None = Keras' default), ``distribute`` (``"none"``, ``"mirrored"``, ``"multiworker"`` with ``coordinator``,
     ``num_processes``, ``process_id``). ``batch_size`` is the global batch, split across replicas;
     under multiworker, process 0 writes ``out`` and process N writes ``out.workerN``.
     """
@@ -229,12 +229,32 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
 
     with dtype_policy_kept():  # a mixed_precision policy holds for this run only
         # first: JAX's multi-process start must come before anything touches a JAX device
+        auto = mixed_precision == "auto"
         plan = setup(distribute, coordinator=coordinator, num_processes=num_processes, process_id=process_id,
-                     mixed_precision=mixed_precision, jit_compile=jit_compile)
+                     mixed_precision=None if auto else mixed_precision, jit_compile=jit_compile)
+        if auto:  # after setup: the rule may build the model to count its MACs, which starts TensorFlow,
+            # and a multi-worker strategy must be configured before that (TF: "at program startup")
+            plan.mixed_precision = _auto_precision(model, options.get("image_size"), log if plan.is_chief else None)
         recipe = make_recipe(model, data, **options)
         return run(TrainJob(data if isinstance(data, tuple) else None), recipe, out or default_out(model, data),
                    resume=resume, overwrite=overwrite, tensorboard=tensorboard, verbose=verbose, log=log,
                    plan=plan, jit_compile=jit_compile)
+
+
+def _auto_precision(model, image_size, log) -> str | None:
+    """``mixed_precision="auto"``: :func:`kerascnn.deploy.training_precision`'s choice, set globally."""
+    from kerascnn import registry  # noqa: PLC0415
+    from kerascnn.deploy import training_precision  # noqa: PLC0415
+    from kerascnn.distribute import set_mixed_precision  # noqa: PLC0415
+
+    if not isinstance(model, str) or model not in registry.list_models():
+        return None  # a model object, or an unknown name (reported by the recipe check)
+    choice = training_precision(model, image_size)
+    if log:
+        log(f"--mixed-precision auto: {choice.precision} ({choice.reason})")
+    precision = None if choice.precision == "float32" else choice.precision
+    set_mixed_precision(precision)
+    return precision
 
 
 def run(job: Job, recipe: dict, out, *, resume=False, overwrite=False, tensorboard=False, verbose=1, log=print,

@@ -123,18 +123,9 @@ def inference_transform(args, seen: list):
     return transform
 
 
-def mixed_precision(flag: str, model: str, image_size=None, quiet: bool = False):
-    """The ``mixed_precision`` argument of kerascnn.train for ``--mixed-precision flag`` (None = float32)."""
-    if flag == "auto":
-        from kerascnn import registry  # noqa: PLC0415
-        from kerascnn.deploy import training_precision  # noqa: PLC0415
-
-        if model not in registry.list_models():
-            return None  # kerascnn.train reports the unknown name
-        choice = training_precision(model, image_size)
-        if not quiet:
-            print(f"--mixed-precision auto: {choice.precision} ({choice.reason})")
-        flag = choice.precision
+def mixed_precision(flag: str):
+    """The ``mixed_precision`` argument of kerascnn.train for ``--mixed-precision flag``: None for
+    float32; ``"auto"`` is decided by kerascnn.train once any distribution strategy has started."""
     return None if flag == "float32" else flag
 
 
@@ -153,7 +144,7 @@ def run_train(args) -> int:
 
     options = {name: getattr(args, name) for name in RECIPE_FLAGS}
     scaling = {name: getattr(args, name) for name in SCALING_FLAGS}
-    scaling["mixed_precision"] = mixed_precision(args.mixed_precision, args.model, args.image_size, args.quiet)
+    scaling["mixed_precision"] = mixed_precision(args.mixed_precision)
     result = train(args.model, args.data, out=args.out, resume=args.resume, overwrite=args.overwrite,
                    tensorboard=args.tensorboard, verbose=0 if args.quiet else 1, seed=args.seed, **options,
                    **scaling)
