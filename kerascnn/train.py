@@ -221,7 +221,8 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
     ``verbose`` is Keras' (1: progress bars); ``log`` prints the start and end lines (None: silent).
     Scaling (:mod:`kerascnn.distribute`, recorded in ``config.json`` under ``"scaling"``):
     ``mixed_precision`` (``"float16"``/``"bfloat16"``, or ``"auto"``: the rule of
-    :func:`kerascnn.deploy.training_precision`), ``jit_compile`` (XLA; None = Keras' default), ``distribute`` (``"none"``, ``"mirrored"``, ``"multiworker"`` with ``coordinator``,
+    :func:`kerascnn.deploy.training_precision`), ``jit_compile`` (XLA; None = Keras' default),
+    ``distribute`` (``"none"``, ``"mirrored"``, ``"multiworker"`` with ``coordinator``,
     ``num_processes``, ``process_id``). ``batch_size`` is the global batch, split across replicas;
     under multiworker, process 0 writes ``out`` and process N writes ``out.workerN``.
     """
