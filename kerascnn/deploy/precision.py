@@ -159,9 +159,12 @@ def training_precision(model_name: str, input_shape=None, hardware: Hardware | N
     """
     from kerascnn.registry import model_card  # noqa: PLC0415
 
+    machine = resolve("auto", hardware)
+    if machine.precision == "float32":  # no fast path here: the model's cost cannot change that
+        return machine
     card = model_card(model_name)
     gmacs = card.gmacs
-    if gmacs is None:  # not published: count it on a built model
+    if gmacs is None:  # not published: count it on a built model (only where a fast path exists)
         from kerascnn.registry import build  # noqa: PLC0415
 
         gmacs = macs(build(model_name, compile=False), warn=False).total / 1e9
