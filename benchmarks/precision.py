@@ -14,7 +14,9 @@ promises oneDNN that no weight changes (``TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1``), 
 ``kerascnn evaluate`` does; so training is measured in another process:
 
 ``--train``: one training step (SGD, ``train_on_batch``) of our model built under each dtype
-policy (``float32`` and ``mixed_P``), alternating, plus keras.applications' fp32 model.
+policy (``float32`` and ``mixed_P``), alternating, plus keras.applications' fp32 model; under
+``mixed_P`` also with BatchNorm through TensorFlow's fused kernel (``+fusedbn``, what
+``kerascnn train`` runs: :func:`kerascnn.deploy.use_fused_batchnorm`).
 
 ``--torch PYTHON``: also runs ``benchmarks/torch_resnet50.py`` with that Python (a venv with
 torch and torchvision; torch is no dependency of kerascnn) in its own process after ours.
@@ -86,6 +88,7 @@ def inference(name, shape, batches, rounds, precisions, peaks) -> list:
 def training(name, shape, batches, rounds, precisions, peaks) -> list:
     import kerascnn  # noqa: PLC0415
     from kerascnn import bench  # noqa: PLC0415
+    from kerascnn.deploy import use_fused_batchnorm  # noqa: PLC0415
     from kerascnn.deploy.precision import POLICIES  # noqa: PLC0415
     from kerascnn.runtime import keras  # noqa: PLC0415
 
@@ -100,11 +103,20 @@ def training(name, shape, batches, rounds, precisions, peaks) -> list:
             finally:
                 keras.mixed_precision.set_global_policy("float32")
             functions[f"kerascnn {POLICIES[precision]}"] = bench.training_function(model, images, labels)
+            if precision != "float32":  # what kerascnn train runs: BatchNorm through the fused kernel
+                keras.mixed_precision.set_global_policy(POLICIES[precision])
+                try:
+                    fused = kerascnn.build(name, input_shape=shape, num_classes=1000, compile=False)
+                finally:
+                    keras.mixed_precision.set_global_policy("float32")
+                if use_fused_batchnorm(fused):
+                    functions[f"kerascnn {POLICIES[precision]}+fusedbn"] = bench.training_function(
+                        fused, images, labels)
         if name in bench.APPLICATIONS:
             functions["applications"] = bench.training_function(
                 bench.build_application(bench.APPLICATIONS[name], shape, 1000), images, labels)
         timings = bench.alternate(functions, rounds=rounds, warmup=2, items=batch)
-        own_peaks = {f"kerascnn {POLICIES[p]}": rate for p, rate in peaks.items()}
+        own_peaks = {who: peaks[p] for p in peaks for who in functions if who.startswith(f"kerascnn {POLICIES[p]}")}
         rows += bench.report(f"train {name}", batch, timings, bench.model_gflop(model), peaks["float32"],
                              "kerascnn float32", factor=3, peaks=own_peaks)
     return rows

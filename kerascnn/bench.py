@@ -373,7 +373,7 @@ def report(model: str, batch: int, timings: dict, gflop: float, peak: float, ref
         rows.append(row)
         if log:
             extra = f", {reference} {row['reference_speedup']:.2f}x this" if "reference_speedup" in row else ""
-            log(f"{model:<10} batch {batch:>3} {who:<22} {row['images_per_s']:8.2f} images/s "
+            log(f"{model:<10} batch {batch:>3} {who:<31} {row['images_per_s']:8.2f} images/s "
                 f"{achieved:7.1f} GFLOP/s = {row['fraction_of_matmul']:.2f} of matmul{extra} "
                 f"(load {row['load_average']})")
     return rows

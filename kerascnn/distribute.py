@@ -67,6 +67,8 @@ class Plan:
     coordinator: str | None = None
     mixed_precision: str | None = None
     jit_compile: bool = False
+    #: BatchNormalization layers computing through TensorFlow's fused kernel (bfloat16 runs).
+    fused_batchnorm: int = 0
     tf_strategy: object = dataclasses.field(default=None, repr=False)
 
     @property
@@ -93,7 +95,7 @@ class Plan:
         return {"strategy": self.strategy, "num_processes": self.num_processes, "process_id": self.process_id,
                 "coordinator": self.coordinator, "replicas": self.replicas, "devices": devices(self),
                 "mixed_precision": self.mixed_precision, "dtype_policy": _policy_name(),
-                "jit_compile": self.jit_compile}
+                "jit_compile": self.jit_compile, "fused_batchnorm": self.fused_batchnorm}
 
 
 def _env(names, default=None):

@@ -55,21 +55,23 @@ def _g(value) -> str:
 
 def run_compare(args) -> int:
     import kerascnn  # noqa: PLC0415
-    from kerascnn.analysis import complexity_chart, macs  # noqa: PLC0415
+    from kerascnn.analysis import complexity_points  # noqa: PLC0415
+    from kerascnn.analysis.chart import save_chart  # noqa: PLC0415
+    from kerascnn.runtime import keras  # noqa: PLC0415
 
     names = _expand(args.models)
     if args.out != "-" and not args.out.lower().endswith(".png"):
         raise ValueError(f"--out must name a .png file (or '-' for no chart), got {args.out!r}.")
-    rows, models = [], []
+    rows, points = [], []
     for name in names:
-        card = kerascnn.model_card(name)
-        model = kerascnn.build(name, compile=False)
-        cost = macs(model, warn=False)
-        models.append(model)
+        # one model at a time, only its numbers kept: `compare '*'` builds every model in the zoo
+        point = complexity_points([kerascnn.build(name, compile=False)])[0]
+        keras.backend.clear_session()
+        points.append(point)
         rows.append({
-            "model": name, "input": "x".join(str(s) for s in model.input_shape[1:]),
-            "params": int(model.count_params()), "gmacs": cost.total / 1e9, "card_gmacs": card.gmacs,
-            "top1": card.top1, "unknown": cost.unknown,
+            "model": name, "input": "x".join(str(s) for s in point["input_shape"]), "params": point["params"],
+            "gmacs": point["gmacs"], "card_gmacs": kerascnn.model_card(name).gmacs, "top1": point["top1"],
+            "unknown": point["unknown_layers"],
         })
     print(f"{'model':<16} {'input':>11} {'params':>13} {'GMACs':>8} {'card GMACs':>10} {'top-1':>6}")
     for row in rows:
@@ -83,9 +85,9 @@ def run_compare(args) -> int:
     if args.csv:
         _write_csv(args.csv, rows)
     if args.out != "-":
-        plotted = [m for m, r in zip(models, rows) if r["top1"] is not None]
+        plotted = [point for point in points if point["top1"] is not None]
         if plotted:
-            complexity_chart(plotted, args.out)
+            save_chart(plotted, args.out)
             print(f"chart: {args.out}")
         else:
             print("chart: not written, none of these models has a top-1 accuracy on its card")
