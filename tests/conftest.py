@@ -22,8 +22,9 @@ runtime are *deselected* (not skipped) by their markers:
 * ``builders``: part of the subset run on the JAX backend (builders and training);
   in the JAX run every test *without* this marker is deselected;
 * ``one_runtime``: exercises no runtime-specific code path (text, files, argument parsing,
-  the catalogue), so it runs in the Keras 3 / TensorFlow run only. It cannot be combined
-  with ``builders`` or ``legacy_only`` (collection fails).
+  the catalogue), or repeats what a test in every runtime checks (the larger models of a
+  sweep), so it runs in the Keras 3 / TensorFlow run only. On a test it narrows its module's
+  ``builders``; a test marked both itself, or ``one_runtime`` and ``legacy_only``, fails collection.
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ def pytest_configure(config):
 
 def _check_markers(item) -> None:
     if item.get_closest_marker("one_runtime"):
-        clash = [name for name in ("builders", "legacy_only") if item.get_closest_marker(name)]
+        # a module's `builders` may be narrowed for some of its tests (a sweep's larger models);
+        # the same test marked both is a mistake
+        own = {mark.name for mark in item.own_markers}
+        clash = [name for name in ("builders", "legacy_only")
+                 if name in own or (name == "legacy_only" and item.get_closest_marker(name))]
         if clash:
             raise pytest.UsageError(f"{item.nodeid}: marked one_runtime and {clash[0]}; a test that runs "
                                     "in every runtime (or in Keras 2 only) is not runtime-independent.")

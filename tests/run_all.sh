@@ -22,12 +22,14 @@ runtimes=("KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=0" "KERAS_BACKEND=tensor
           "KERAS_BACKEND=jax TF_USE_LEGACY_KERAS=0")
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
+# reference files that one runtime's run makes and the others reuse (tests/models/zoo_helpers.py)
+export KERASCNN_TEST_CACHE="$logs/cache"
 started=$SECONDS
 
 run() {  # run INDEX: one runtime's pytest, its output in $logs/INDEX.log, its exit status in $logs/INDEX.rc
     local i=$1 begin=$SECONDS
     # shellcheck disable=SC2086 - the runtime's variables are words for env
-    env ${runtimes[$i]} "$python" -m pytest -p no:cacheprovider -m "" "${PYTEST_ARGS[@]}" > "$logs/$i.log" 2>&1
+    env ${runtimes[$i]} "$python" -m pytest -p no:cacheprovider -m "" -n 0 "${PYTEST_ARGS[@]}" > "$logs/$i.log" 2>&1
     echo $? > "$logs/$i.rc"
     echo $((SECONDS - begin)) > "$logs/$i.seconds"
 }

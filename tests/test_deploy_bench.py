@@ -11,6 +11,7 @@ pytestmark = pytest.mark.tensorflow_only
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.full  # a benchmark script end to end, as in tests/test_bench.py
 def test_precision_script_measures_every_contender():
     spec = importlib.util.spec_from_file_location("precision_benchmark", os.path.join(ROOT, "benchmarks", "precision.py"))
     module = importlib.util.module_from_spec(spec)

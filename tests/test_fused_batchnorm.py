@@ -123,6 +123,7 @@ def test_a_frozen_layer_keeps_its_moving_statistics_in_training():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.full  # trains a ResNet-18 (seconds, more on JAX)
 def test_train_in_bfloat16_records_the_fused_layers_and_saves_plain_keras(tmp_path):
     result = train("resnet18", "digits", out=tmp_path / "run", epochs=1, batch_size=32, limit=64,
                                   image_size=32, mixed_precision="bfloat16", verbose=0, log=None)

@@ -4,8 +4,20 @@ import pytest
 
 import kerascnn
 from kerascnn.registry import ModelCard
+from tests.models.zoo_helpers import zero_init_module  # noqa: F401
+from tiers import sweep
 
-pytestmark = pytest.mark.builders
+pytestmark = [pytest.mark.builders, pytest.mark.usefixtures("zero_init_module")]
+
+
+@pytest.mark.parametrize("name", sweep(kerascnn.list_models(), every_runtime=True))
+def test_every_registered_model_builds_here_with_its_cards_parameter_count(name):
+    """Every builder in every runtime: the full tier builds each model in Keras 3/TF, Keras 2 and
+    Keras 3/JAX (the fast tier the smallest of each kind)."""
+    card = kerascnn.model_card(name)
+    model = kerascnn.build(name, compile=False)
+    assert model.count_params() == card.params, f"{name}: card {card.params:,} ({card.sources['params']})"
+    assert tuple(model.input_shape[1:]) == tuple(card.input_shape)
 
 
 def test_every_registered_model_has_a_complete_card():

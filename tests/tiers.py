@@ -38,8 +38,9 @@ def sweep(names, keep=(), every_runtime: bool = False) -> list:
     """``pytest.param`` of each name: representatives (and ``keep``) fast, the others ``slow``.
 
     The others repeat the representatives' blocks, so no runtime-specific path is left to them:
-    they are also ``one_runtime`` (Keras 3 / TensorFlow run only) unless ``every_runtime`` (a
-    builder test, which every runtime runs for every builder).
+    they are also ``one_runtime`` (Keras 3 / TensorFlow run only) unless ``every_runtime``.
+    Every builder is still built in every runtime: ``tests/test_registry.py`` builds each
+    registered model there and checks its card's parameter count.
     """
     fast = representatives(names) | set(keep)
     more = [pytest.mark.slow] + ([] if every_runtime else [pytest.mark.one_runtime])

@@ -25,9 +25,11 @@ import pytest
 
 import kerascnn
 from kerascnn.runtime import keras
-from tests.models.zoo_helpers import zero_init
+from tests.models.zoo_helpers import shared_folder, zero_init
 
 builders = pytest.mark.builders
+# the tests that compare with kecam's model need its Keras 2 subprocess (tens of seconds): full tier
+kecam_reference = pytest.mark.full
 SQUARE, OBLONG, DOCS = (224, 224, 3), (160, 256, 3), (280, 280, 3)
 VARIANTS = {"t": "DaViT_T", "s": "DaViT_S", "b": "DaViT_B"}
 
@@ -84,14 +86,20 @@ KECAM_SCRIPT = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def kecam(tmp_path_factory):
-    """kecam's DaViT in Keras 2: its weights file, outputs and facts (one subprocess per module)."""
-    folder = tmp_path_factory.mktemp("kecam_davit")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("KERAS_BACKEND", None)
-    done = subprocess.run([sys.executable, "-c", KECAM_SCRIPT, str(folder)], env=env, capture_output=True,
-                          text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
+    """kecam's DaViT in Keras 2: its weights file, outputs and facts (one subprocess per test run).
+
+    Under ``tests/run_all.sh`` the three runtimes share one result (``KERASCNN_TEST_CACHE``,
+    :func:`tests.models.zoo_helpers.shared_folder`): the first to get there runs the subprocess.
+    """
+    def make(folder):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env.pop("KERAS_BACKEND", None)
+        done = subprocess.run([sys.executable, "-c", KECAM_SCRIPT, str(folder)], env=env, capture_output=True,
+                              text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    folder = shared_folder("kecam_davit", make, tmp_path_factory)
     with open(folder / "facts.json") as handle:
         facts = json.load(handle)
     return {"h5": str(folder / "davit_t.h5"), "facts": facts, **dict(np.load(folder / "outputs.npz"))}
@@ -118,11 +126,13 @@ def _structure(model):
     return [[len(layer.weights), layer.name if layer.weights else ""] for layer in model.layers]
 
 
+@kecam_reference
 @builders
 def test_kecam_weights_give_kecams_logits_at_224(square, kecam):
     _assert_close(square(kecam["batch"], training=False), kecam["logits"])
 
 
+@kecam_reference
 @builders
 def test_kecam_weights_give_kecams_features_at_160x256(oblong, kecam):
     assert oblong.output_shape == (None, 5, 8, 768)
@@ -130,6 +140,7 @@ def test_kecam_weights_give_kecams_features_at_160x256(oblong, kecam):
     assert _structure(oblong) == kecam["facts"]["structure"]["160x256"]
 
 
+@kecam_reference
 @builders
 def test_layer_list_is_kecams_at_280(kecam):
     """Same layers in the same order: ``layers[:80]`` is the same slice of the network as in kecam."""
@@ -142,6 +153,7 @@ def test_layer_list_is_kecams_at_280(kecam):
     assert "Lambda" not in kinds and "TFOpLambda" not in kinds
 
 
+@kecam_reference
 @builders
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_parameters_equal_kecams(variant, kecam):
@@ -153,6 +165,7 @@ def test_parameters_equal_kecams(variant, kecam):
     assert model.non_trainable_weights == []
 
 
+@kecam_reference
 @builders
 def test_macs_count_attention_like_kecams(square, oblong, kecam):
     from kerascnn import analysis
@@ -198,6 +211,7 @@ def _with_record_hash(monkeypatch, name, file_hash):
     monkeypatch.setitem(registry._CARDS, name, dataclasses.replace(card, weights=(record,)))
 
 
+@kecam_reference
 @builders
 def test_imagenet_download_from_a_file_mirror(kecam, square, tmp_path, monkeypatch):
     from kerascnn.weights import CACHE_VARIABLE, MIRROR_VARIABLE, WeightsError, hash_file
@@ -228,14 +242,14 @@ def test_imagenet_offline_raises_and_names_the_file(tmp_path, monkeypatch):
     assert "davit_t_imagenet.h5" in str(error.value) and "random weights" in str(error.value)
 
 
-def test_bad_arguments_are_named(kecam):
+def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="the top has 1000 classes"):
         kerascnn.davit_t(num_classes=10, weights="imagenet")
     with pytest.raises(ValueError, match="too small"):
         kerascnn.davit_t(input_shape=(16, 16, 3))
     with pytest.raises(TypeError, match="weights"):
         kerascnn.davit_t(weights=3)
-    path = os.path.join(os.path.dirname(kecam["h5"]), "davit_b.weights.h5")
+    path = str(tmp_path / "davit_b.weights.h5")
     with zero_init():
         kerascnn.davit_b(input_shape=(64, 64, 3), compile=False).save_weights(path)
     with pytest.raises(ValueError, match="davit_t"):  # B is wider than T: its file does not fit

@@ -10,6 +10,9 @@ forward pass fill the weights with :func:`fill_random` (numpy, no compilation).
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -182,3 +185,26 @@ def same_layer_classes(model, reference):
                     for m in (model, reference))
     assert [type(layer).__name__ for layer in ours] == [type(layer).__name__ for layer in theirs]
     return ours, theirs
+
+
+def shared_folder(name: str, make, tmp_path_factory) -> pathlib.Path:
+    """A folder of reference files that ``make(folder)`` writes once and the runtimes' runs share.
+
+    With ``KERASCNN_TEST_CACHE`` set (``tests/run_all.sh`` sets it for its three runtimes), the
+    folder is ``$KERASCNN_TEST_CACHE/name``: the first run to take its lock calls ``make``, the
+    others wait and read what it wrote (a ``done`` file marks it complete). Without it, each
+    run makes its own in a temporary folder.
+    """
+    root = os.environ.get("KERASCNN_TEST_CACHE")
+    if not root:
+        folder = tmp_path_factory.mktemp(name)
+        make(folder)
+        return folder
+    folder = pathlib.Path(root) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if make fails
+        if not (folder / "done").exists():
+            make(folder)
+            (folder / "done").touch()
+    return folder

@@ -16,8 +16,9 @@ from kerascnn.transfer import catalogue
 from tests.models.zoo_helpers import zero_init
 
 pytestmark = pytest.mark.builders
-# the command traces (TensorFlow: compiles) the 394-layer model for training, evaluation and prediction
-slow = pytest.mark.slow
+# the command traces (TensorFlow: compiles) the 394-layer model for training, evaluation and prediction;
+# Keras 3 / TensorFlow only: the training core it runs is tested in every runtime by test_transfer_resume
+slow = [pytest.mark.slow, pytest.mark.one_runtime]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,8 @@ def test_documents_figures(binary):
     assert len(binary.trainable_variables) == 2
 
 
-@slow
+@pytest.mark.slow
+@pytest.mark.one_runtime
 def test_finetune_command_runs_davit(image_folder, tmp_path, capsys):
     out = tmp_path / "run"
     status = cli.main(["finetune", "DaViT_T", "--data", image_folder, "--image-size", "64", "--weights", "none",
