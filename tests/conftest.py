@@ -13,18 +13,24 @@ pyproject.toml). ``tests/run_all.sh`` (the README's test command, run by ``.ci/r
 Everything else stays in the fast tier, so that every module keeps a quick check (and the
 doctests, fast, run every module's examples).
 
-**Runtimes.** The full tier runs once per runtime. Tests that cannot apply to the active
-runtime are *deselected* (not skipped) by their markers:
+**Runtimes.** The full tier runs once per runtime: Keras 3 on TensorFlow runs every test (but
+``legacy_only``); the Keras 2 and JAX runs run the tests that exercise what differs between
+runtimes. Tests that do not run are *deselected* (not skipped), by their markers:
 
+* ``every_runtime``: builders, layers and the code with a runtime-specific path (the training
+  core, export, precision, the graph adapter, heatmaps): run in all three runtimes;
+* ``keras2``: also in the Keras 2 run (code with a Keras 2 branch that ``every_runtime`` tests
+  do not reach: data, analysis, surgery, training, serialization); not on JAX;
+* ``legacy_only``: needs Keras 2 (tf-keras), e.g. kecam backbones: the Keras 2 run only;
 * ``keras3_only``: the feature exists only in Keras 3;
-* ``legacy_only``: needs Keras 2 (tf-keras), e.g. kecam backbones;
-* ``tensorflow_only``: needs the TensorFlow backend;
-* ``builders``: part of the subset run on the JAX backend (builders and training);
-  in the JAX run every test *without* this marker is deselected;
-* ``one_runtime``: exercises no runtime-specific code path (text, files, argument parsing,
-  the catalogue), or repeats what a test in every runtime checks (the larger models of a
-  sweep), so it runs in the Keras 3 / TensorFlow run only. On a test it narrows its module's
-  ``builders``; a test marked both itself, or ``one_runtime`` and ``legacy_only``, fails collection.
+* ``tensorflow_only``: needs the TensorFlow backend (not JAX);
+* ``one_runtime``: on a test of an ``every_runtime`` or ``keras2`` module, narrows it to the
+  Keras 3 / TensorFlow run: the larger models of a sweep, which repeat the representatives'
+  blocks. A test marked ``one_runtime`` and ``every_runtime`` itself, or ``one_runtime`` and
+  ``legacy_only``, fails collection.
+
+A test with none of these runs in the Keras 3 / TensorFlow run only: text, files, argument
+parsing, the catalogue, the commands, subprocess and benchmark-script tests.
 """
 
 from __future__ import annotations
@@ -40,15 +46,16 @@ from kerascnn import runtime  # noqa: E402 - after the logging switch
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "builders: part of the JAX-backend run (builders and training)")
+    config.addinivalue_line("markers", "every_runtime: runs in all three runtimes (tests/conftest.py)")
+    config.addinivalue_line("markers", "keras2: also runs in the Keras 2 run, not on JAX (tests/conftest.py)")
 
 
 def _check_markers(item) -> None:
     if item.get_closest_marker("one_runtime"):
-        # a module's `builders` may be narrowed for some of its tests (a sweep's larger models);
+        # a module's `every_runtime` may be narrowed for some of its tests (a sweep's larger models);
         # the same test marked both is a mistake
         own = {mark.name for mark in item.own_markers}
-        clash = [name for name in ("builders", "legacy_only")
+        clash = [name for name in ("every_runtime", "legacy_only")
                  if name in own or (name == "legacy_only" and item.get_closest_marker(name))]
         if clash:
             raise pytest.UsageError(f"{item.nodeid}: marked one_runtime and {clash[0]}; a test that runs "
@@ -56,17 +63,21 @@ def _check_markers(item) -> None:
 
 
 def _applies(item) -> bool:
-    if item.get_closest_marker("one_runtime") and (not runtime.IS_KERAS3 or runtime.BACKEND != "tensorflow"):
+    marked = {name for name in ("one_runtime", "keras3_only", "legacy_only", "tensorflow_only", "every_runtime",
+                                "keras2") if item.get_closest_marker(name)}
+    if "keras3_only" in marked and not runtime.IS_KERAS3:
         return False
-    if item.get_closest_marker("keras3_only") and not runtime.IS_KERAS3:
+    if "legacy_only" in marked:
+        return not runtime.IS_KERAS3
+    if "tensorflow_only" in marked and runtime.BACKEND != "tensorflow":
         return False
-    if item.get_closest_marker("legacy_only") and runtime.IS_KERAS3:
+    if runtime.IS_KERAS3 and runtime.BACKEND == "tensorflow":
+        return True  # the reference runtime runs everything else
+    if "one_runtime" in marked:
         return False
-    if item.get_closest_marker("tensorflow_only") and runtime.BACKEND != "tensorflow":
-        return False
-    if runtime.BACKEND == "jax" and not item.get_closest_marker("builders"):
-        return False
-    return True
+    if runtime.BACKEND == "jax":
+        return "every_runtime" in marked
+    return bool(marked & {"every_runtime", "keras2"})  # Keras 2
 
 
 def pytest_collection_modifyitems(config, items):

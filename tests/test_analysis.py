@@ -15,6 +15,9 @@ from kerascnn import analysis
 from kerascnn.blocks import inception
 from kerascnn.runtime import IS_KERAS3, keras
 
+# also in the Keras 2 run: the graph adapter reads Keras 2 graphs its own way
+pytestmark = pytest.mark.keras2
+
 layers = keras.layers
 # The analysis reads the Keras graph, which does not depend on the backend: a few tests
 # (marker `builders`) also run on JAX; the rest only in the two TensorFlow runtimes, since
@@ -101,14 +104,14 @@ def test_flops_are_twice_macs():
     assert analysis.flops(model).unit == "FLOPs"
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_lenet5_by_hand():
     # C1 28*28*6*25, C3 10*10*16*(6*25), C5 120*400, F6 84*120, output 10*84
     cost = analysis.macs(kerascnn.lenet5(compile=False))
     assert cost.total == 117_600 + 240_000 + 48_000 + 10_080 + 840
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_nested_models_are_entered():
     inner = _model((8, 8, 3), layers.Conv2D(4, 3, name="inner_conv"), name="backbone")
     x = keras.Input((8, 8, 3))
@@ -154,7 +157,7 @@ def test_attention_and_matmul():
 
 
 @pytest.mark.keras3_only
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_keras3_matmul_operation():
     x = keras.Input((6, 5))
     y = keras.ops.matmul(x, keras.ops.transpose(x, (0, 2, 1)))  # (6, 5) @ (5, 6)

@@ -27,7 +27,7 @@ def vgg16():
     return keras.applications.VGG16(weights=None)
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_stacked_3x3_convolutions():
     # each 3x3 conv at jump 1 adds (3 - 1) * 1: one sees 3, two 5, three 7 (1 + 2n)
     convs = [layers.Conv2D(2, 3, name=f"c{i}") for i in (1, 2, 3)]
@@ -82,7 +82,7 @@ def test_vgg16_block5_conv3_sees_196(vgg16):
     assert fields["fc1"].covers_input
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 @pytest.mark.parametrize("size, kernel, stride, padding, expected", [
     (227, 11, 4, "valid", 55),   # floor((227 - 11)/4) + 1 = 55 (AlexNet conv1)
     (224, 11, 4, 2, 55),         # floor((224 - 11 + 4)/4) + 1 = 55 (torchvision's padding 2)

@@ -71,7 +71,7 @@ BUILDER_CASES = [
 ]
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 @pytest.mark.parametrize("name, kwargs, error, patterns", BUILDER_CASES,
                          ids=[f"{c[0]}-{'-'.join(map(str, c[1]))}" for c in BUILDER_CASES])
 def test_builder_bad_argument(name, kwargs, error, patterns):
@@ -80,7 +80,7 @@ def test_builder_bad_argument(name, kwargs, error, patterns):
             "learning_rate" not in kwargs else kerascnn.build(name, **kwargs)
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 @pytest.mark.parametrize("call, error, patterns", [
     (lambda: kerascnn.build("lenet6"), ValueError, ("Unknown model 'lenet6'", "Did you mean 'lenet5'", "Accepted")),
     (lambda: kerascnn.model_card("vgg17"), ValueError, ("Unknown model 'vgg17'", "vgg16")),
@@ -126,13 +126,13 @@ def lenet_files(tmp_path_factory):
     return files
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_weights_of_the_same_config_load(lenet_files):
     source = kerascnn.lenet5(compile=False, weights=lenet_files["weights"])
     assert all(np.isfinite(w).all() for w in source.get_weights())
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 @pytest.mark.parametrize("build_kwargs, layer", [
     (dict(name="lenet5", num_classes=5), "predictions"),            # another number of classes
     (dict(name="lenet5", input_shape=(32, 32, 3)), "c1_conv"),      # 3 channels instead of 1
@@ -145,7 +145,7 @@ def test_weights_of_another_config_are_refused(lenet_files, build_kwargs, layer)
         kerascnn.build(name, compile=False, weights=lenet_files["weights"], **kwargs)
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_features_only_weights_do_not_fill_a_full_model(tmp_path):
     path = str(tmp_path / "features.weights.h5")
     kerascnn.lenet5(include_top=False, compile=False).save_weights(path)
@@ -153,7 +153,7 @@ def test_features_only_weights_do_not_fill_a_full_model(tmp_path):
         kerascnn.lenet5(compile=False, weights=path)
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 @pytest.mark.parametrize("kind, patterns", [
     ("garbage_weights", ("garbage.weights.h5", "not an HDF5 weights file", "truncated or corrupt")),
     ("truncated_weights", ("truncated.weights.h5", "truncated")),

@@ -7,7 +7,7 @@ from kerascnn import basic_block, bottleneck_block, classifier_head, conv_bn_act
 from kerascnn.layers import LocalResponseNormalization
 from kerascnn.runtime import keras
 
-pytestmark = pytest.mark.builders
+pytestmark = pytest.mark.every_runtime
 
 
 def model_of(shape, block, *args, **kwargs):

@@ -7,13 +7,16 @@ import pytest
 
 from kerascnn.data import augmentation, load_data, parse_augmentation
 
+# also in the Keras 2 run: data.py reads images and builds tf.data pipelines differently in Keras 2
+pytestmark = pytest.mark.keras2
+
 
 @pytest.fixture(scope="module")
 def digits():
     return load_data("digits", (32, 32, 1))
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_digits_split_is_fixed_and_stratified(digits):
     # load_digits: 1,797 images; sklearn's test_size=0.25 takes ceil(0.25 * 1797) = 450 for the test,
     # then validation_split=0.1 takes ceil(0.1 * 1347) = 135 of the remaining 1,347.
@@ -28,7 +31,7 @@ def test_digits_split_is_fixed_and_stratified(digits):
     assert not np.array_equal(other.validation.y, digits.validation.y)
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_digits_scaled_resized_and_rgb(digits):
     images, labels = next(iter(digits.test.batches(450)))
     images = np.asarray(images)

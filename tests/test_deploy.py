@@ -18,7 +18,7 @@ from kerascnn.deploy.hardware import parse_cpu_flags
 from kerascnn.runtime import BACKEND, keras
 from kerascnn.surgery import randomize_batchnorm
 
-pytestmark = pytest.mark.builders
+pytestmark = pytest.mark.every_runtime
 
 AMD_AVX2 = "fpu vme sse sse2 ssse3 sse4_1 sse4_2 avx avx2 fma bmi2 sha_ni"  # an EPYC of the earlier machines
 XEON_AMX = AMD_AVX2 + " avx512f avx512bw avx512_vnni avx512_bf16 avx512_fp16 amx_bf16 amx_tile amx_int8"

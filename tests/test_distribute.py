@@ -13,6 +13,9 @@ from kerascnn.runtime import keras
 from tiers import sweep
 from tests.models.zoo_helpers import zero_init
 
+# also in the Keras 2 run: dtype policies and strategies have a Keras 2 path
+pytestmark = pytest.mark.keras2
+
 
 @pytest.fixture
 def policy():
@@ -22,7 +25,7 @@ def policy():
     keras.mixed_precision.set_global_policy(before)
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_setup_rejects_bad_flags_by_name(monkeypatch):
     for name in ("KERASCNN_COORDINATOR", "JAX_COORDINATOR_ADDRESS", "TF_CONFIG"):
         monkeypatch.delenv(name, raising=False)
@@ -38,7 +41,7 @@ def test_setup_rejects_bad_flags_by_name(monkeypatch):
         distribute.set_mixed_precision("float8")
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_none_plan_is_one_chief_process(policy):
     plan = distribute.setup("none", mixed_precision="bfloat16", jit_compile=True)
     assert (plan.num_processes, plan.process_id, plan.is_chief, plan.replicas) == (1, 0, True, 1)
@@ -66,7 +69,7 @@ def test_every_builder_ends_in_float32_under_mixed_float16(name, policy):
     assert any(getattr(layer, "compute_dtype", None) == "float16" for layer in model.layers)
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 @pytest.mark.parametrize("name", ["lenet5", "googlenet"])
 def test_bfloat16_keeps_final_activations_float32(name, policy):
     """GoogLeNet has three outputs (two auxiliary heads): all three stay float32."""
@@ -118,7 +121,7 @@ def test_launch_cli_without_command_is_a_usage_error():
     assert result.returncode == 2 and "give the command to run after --" in result.stderr
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_train_with_mixed_precision_gives_the_callers_policy_back(tmp_path, policy):
     from kerascnn.train import train
 

@@ -58,6 +58,7 @@ print(json.dumps({"scaling": scaling, "losses": losses, "fit_losses": history,
 
 
 @pytest.mark.tensorflow_only
+@pytest.mark.keras2  # and in the Keras 2 run: its own strategy path
 def test_mirrored_two_devices_keep_identical_replicas_and_learn(tmp_path):
     result = subprocess.run([PYTHON, "-c", MIRRORED, str(tmp_path / "run")], capture_output=True, text=True,
                             timeout=400, env={**os.environ, **QUIET})

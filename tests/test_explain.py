@@ -27,7 +27,7 @@ def run_and_images(tmp_path_factory):
     return out, paths, folder
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_explain_writes_and_lists_the_pictures(run_and_images, capsys):
     run, images, folder = run_and_images
     out = str(folder / "pictures")

@@ -20,7 +20,7 @@ from kerascnn.deploy.exporter import FORMATS, MissingConverterError, require_con
 from kerascnn.runtime import BACKEND, RuntimeMismatchError, keras
 from kerascnn.surgery import randomize_batchnorm
 
-pytestmark = pytest.mark.builders
+pytestmark = pytest.mark.every_runtime
 TOLERANCE = 1e-6
 
 

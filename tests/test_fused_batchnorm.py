@@ -17,7 +17,7 @@ from kerascnn.deploy import use_fused_batchnorm
 from kerascnn.runtime import BACKEND, IS_KERAS3, keras
 from kerascnn.train import train
 
-pytestmark = pytest.mark.builders  # every runtime: elsewhere it must switch nothing
+pytestmark = pytest.mark.every_runtime  # every runtime: elsewhere it must switch nothing
 
 
 def tensorflow_keras3(test):

@@ -6,7 +6,7 @@ import pytest
 import kerascnn
 from kerascnn.heads import head_spec, make_optimizer
 
-pytestmark = pytest.mark.builders
+pytestmark = pytest.mark.every_runtime
 
 
 def last_layer(model):

@@ -10,7 +10,7 @@ import pytest
 from kerascnn import _keras_internals as internals
 from kerascnn.runtime import IS_KERAS3, keras
 
-pytestmark = pytest.mark.builders
+pytestmark = pytest.mark.every_runtime
 
 
 def _branchy():

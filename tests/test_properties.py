@@ -57,7 +57,7 @@ sizes = st.integers(min_value=-2, max_value=72)
 class_counts = st.one_of(st.integers(min_value=-2, max_value=30), st.none(), st.floats(0.5, 3.5))
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 @LENET_SETTINGS
 @given(
     height=sizes, width=sizes, channels=st.integers(1, 4), num_classes=class_counts,
@@ -209,7 +209,7 @@ def check(builder, kw, feature_hw, channels, default_classes, extra_bad=(), outp
         assert tuple(model.output.shape) == (None, *feature_hw, channels), kw
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 @SETTINGS
 @given(shape=sides(18, 16), name=st.sampled_from(["mnist_cnn", "mnist_cnn_5x5"]), **COMMON)
 def test_tutorial_cnns(shape, name, **common):
@@ -229,7 +229,7 @@ def test_alexnet(shape, variant, lrn, fc_units, **common):
     check(kerascnn.alexnet, kw, (alexnet_side(shape[0], v), alexnet_side(shape[1], v)), 256, 1000, bad)
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 @SETTINGS
 @given(shape=sides(47), variant=mostly(["a", "b"], ["c"]), fc_units=mostly([(4,)], [(-4,)]),
        **COMMON)
@@ -270,7 +270,7 @@ def test_googlenet(shape, variant, aux_classifiers, **common):
     check(kerascnn.googlenet, kw, (h, w), 1024, 1000, bad, outputs=3 if aux_classifiers is True else 1)
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 @settings(SETTINGS, max_examples=4 if runtime.BACKEND == "jax" else 8)
 @given(shape=sides(1, 16), depth=st.sampled_from([18, 34, 50]), se=st.booleans(),
        stride_in=mostly(["v1", "v1.5"], ["v2"]), **COMMON)

@@ -20,7 +20,7 @@ from kerascnn.models import base
 from kerascnn.runtime import keras
 from kerascnn.transfer import catalogue
 
-pytestmark = pytest.mark.builders
+pytestmark = pytest.mark.every_runtime
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = kerascnn.list_models()
 

@@ -7,7 +7,7 @@ from kerascnn.registry import ModelCard
 from tests.models.zoo_helpers import zero_init_module  # noqa: F401
 from tiers import sweep
 
-pytestmark = [pytest.mark.builders, pytest.mark.usefixtures("zero_init_module")]
+pytestmark = [pytest.mark.every_runtime, pytest.mark.usefixtures("zero_init_module")]
 
 
 @pytest.mark.parametrize("name", sweep(kerascnn.list_models(), every_runtime=True))

@@ -65,7 +65,7 @@ def test_no_mistakes_and_a_single_test_class(tmp_path):
     assert os.listdir(tmp_path) == ["misclassified.png"]
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_train_writes_roc_and_pr_for_two_classes(tmp_path):
     from kerascnn.train import train
 

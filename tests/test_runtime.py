@@ -7,7 +7,7 @@ import pytest
 import kerascnn
 from kerascnn import runtime
 
-pytestmark = pytest.mark.builders
+pytestmark = pytest.mark.every_runtime
 
 
 def test_runtime_follows_the_environment():

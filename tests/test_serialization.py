@@ -17,7 +17,7 @@ from kerascnn.runtime import keras
 from tests.models.zoo_helpers import fill_random, zero_init
 from tiers import sweep
 
-pytestmark = pytest.mark.tensorflow_only
+pytestmark = [pytest.mark.tensorflow_only, pytest.mark.keras2]  # both TensorFlow runtimes' saving
 
 MODELS = kerascnn.list_models()
 def small_kwargs(name):

@@ -13,6 +13,9 @@ from kerascnn.surgery import (
     Edit, add_se, change_input_shape, fold_batchnorm, randomize_batchnorm, replace_activation, rewrite,
 )
 
+# also in the Keras 2 run: the graph rewriter has a Keras 2 path
+pytestmark = pytest.mark.keras2
+
 layers = keras.layers
 RNG = np.random.default_rng(0)
 
@@ -56,7 +59,7 @@ def resnet():
 # -- the rewriter --------------------------------------------------------------------------
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_copy_has_same_outputs_but_no_shared_state(resnet):
     copy = rewrite(resnet, Edit())
     x = images(2, 16, 16, 3)
@@ -116,7 +119,7 @@ def test_not_a_graph_model():
 # -- fold_batchnorm ------------------------------------------------------------------------
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_fold_small_resnet(resnet):
     folded, report = fold_batchnorm(resnet, report=True)
     assert len(report["folded"]) == 6 and report["kept"] == {}
@@ -180,7 +183,7 @@ def se_params(channels, ratio=16):
     return 2 * channels * hidden + hidden + channels
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_add_se_on_residual_branches(resnet):
     se = add_se(resnet)
     assert se.count_params() == resnet.count_params() + se_params(32) + se_params(64)
@@ -234,7 +237,7 @@ def test_add_se_refuses_plain_stacks_and_bad_arguments():
 # -- replace_activation ----------------------------------------------------------------------
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_replace_activation_everywhere():
     x = keras.Input((8, 8, 3))
     y = layers.Conv2D(4, 3, activation="relu", name="conv")(x)
@@ -275,7 +278,7 @@ def test_replace_activation_errors():
 # -- change_input_shape ------------------------------------------------------------------------
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_change_input_shape_keeps_weights(resnet):
     bigger = change_input_shape(resnet, (32, 24, 3))
     assert tuple(bigger.input.shape) == (None, 32, 24, 3)

@@ -33,7 +33,7 @@ EVERY_RUNTIME = {"resnet18", "resnet50", "se_resnet18", "vgg11_bn", "googlenet"}
 
 
 def _case(name, options):
-    marks = [pytest.mark.builders] if name in ON_JAX and not options else []
+    marks = [pytest.mark.every_runtime] if name in ON_JAX and not options else []
     if name.endswith(("101", "152")) or "101_" in name:
         marks.append(pytest.mark.slow)
     if name not in EVERY_RUNTIME:  # more of the same blocks: the Keras 3 / TensorFlow run checks them
@@ -54,7 +54,7 @@ def _per_stage(model) -> dict:
 
 
 @pytest.mark.parametrize("depth", [
-    pytest.param(18, marks=pytest.mark.builders),  # basic blocks
+    pytest.param(18, marks=pytest.mark.every_runtime),  # basic blocks
     50,  # bottlenecks; 34, 101 and 152 repeat the same blocks
 ])
 def test_add_se_turns_resnet_into_se_resnet(depth):

@@ -18,7 +18,7 @@ def _bn_net():
     return keras.Model(x, y, name="bn_net")
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_counts_pass():
     model = _bn_net()
     assert parameter_counts(model) == {"total": 274, "trainable": 258, "non_trainable": 16}

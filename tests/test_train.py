@@ -14,6 +14,9 @@ from kerascnn import runs
 from kerascnn.callbacks import BestModelCheckpoint, HistoryCSV, default_callbacks, read_history
 from kerascnn.train import evaluate, predict, train
 
+# also in the Keras 2 run: the training core, its callbacks and resume differ in Keras 2
+pytestmark = pytest.mark.keras2
+
 PNG = b"\x89PNG\r\n\x1a\n"
 TINY = {"epochs": 2, "batch_size": 16, "limit": 48}  # 3 batches per epoch
 
@@ -24,7 +27,7 @@ def tiny_run(tmp_path_factory):
     return train("lenet5", "digits", out=out, verbose=0, log=lambda *_: None, **TINY)
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_tiny_run_writes_every_file(tiny_run):
     run = runs.RunDirectory(tiny_run.path)
     assert tiny_run.state == "new"
@@ -44,7 +47,7 @@ def test_tiny_run_writes_every_file(tiny_run):
     assert metrics["epochs_run"] == 2
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_evaluate_and_predict(tiny_run, tmp_path):
     metrics = evaluate(tiny_run.path, limit=48)
     assert metrics["test_accuracy"] == pytest.approx(tiny_run.test_accuracy, abs=1e-6)

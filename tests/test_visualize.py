@@ -18,6 +18,9 @@ from kerascnn.visualize.capture import find_layer, last_spatial_layer, stage_end
 from kerascnn.visualize.diagram import graphviz_available, stages
 from kerascnn.visualize.gradcam import _resize
 
+# also in the Keras 2 run: activation capture has a Keras 2 path
+pytestmark = pytest.mark.keras2
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -44,7 +47,7 @@ def images():
     return np.random.default_rng(0).random((4, 24, 24, 3)).astype("float32")
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_nested_backbone_gives_the_flat_models_heatmaps(images):
     flat = small_cnn()
     outer = nested(flat)
@@ -85,7 +88,7 @@ def test_matches_keras_io_gradient_tape_recipe(images):
     assert (ours.max(axis=(1, 2)) > 0).sum() >= 2  # the comparison is not all zeros
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_sigmoid_head_class_zero_is_the_negated_logit(images):
     model = small_cnn(activation="sigmoid", units=1, name="binary")
     one = grad_cam(model, images, class_index=1, layer="conv2")
@@ -96,7 +99,7 @@ def test_sigmoid_head_class_zero_is_the_negated_logit(images):
             assert b.flat[a.argmax()] < 0.5 and a.flat[b.argmax()] < 0.5
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_feature_maps_equal_a_sub_models_outputs(images):
     flat = small_cnn()
     maps, figure = feature_maps(nested(flat), images[0])
@@ -108,7 +111,7 @@ def test_feature_maps_equal_a_sub_models_outputs(images):
     assert len(figure.axes) == 2 + 8 + 16  # a title row per layer, one panel per channel
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_filters_and_overlay(tmp_path):
     model = small_cnn()
     path = str(tmp_path / "filters.png")
@@ -132,7 +135,7 @@ def test_keras_applications():
     assert len(maps) == 5 and list(maps)[-1] == "Conv_1"  # five stages, the last ends in Conv_1
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_the_transfer_model(tmp_path):
     import kerascnn
     from kerascnn import transfer
@@ -159,7 +162,7 @@ def test_graphviz_engine_needs_dot(tmp_path):
         assert model_diagram(model, path) == "kerascnn"  # auto falls back to kerascnn's drawing
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_bad_input_names_the_argument(images):
     model = small_cnn()
     with pytest.raises(ValueError, match="layer 'conv9' is not in model 'flat'.*conv1"):

@@ -33,7 +33,7 @@ from kerascnn.visualize import grad_cam
 from kerascnn.visualize.capture import last_spatial_layer
 from kerascnn.visualize.synthetic import object_images, peak_on, train_small_cnn
 
-pytestmark = pytest.mark.builders
+pytestmark = pytest.mark.every_runtime
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import kerascnn
 from kerascnn.models.alexnet import ceil_mode_size
 
 # zero initial weights (cheap on JAX); forward passes fill random weights first
-pytestmark = [pytest.mark.builders, pytest.mark.usefixtures("zero_init_module")]
+pytestmark = [pytest.mark.every_runtime, pytest.mark.usefixtures("zero_init_module")]
 
 
 def conv(k, c_in, c_out):

@@ -18,7 +18,7 @@ from zoo_helpers import zero_init_module  # noqa: F401
 import kerascnn
 from kerascnn.runtime import keras
 
-pytestmark = [pytest.mark.builders, pytest.mark.usefixtures("zero_init_module")]
+pytestmark = [pytest.mark.every_runtime, pytest.mark.usefixtures("zero_init_module")]
 # every model in the full tier (Keras 3 / TensorFlow); the smallest of each kind in the fast tier and
 # every runtime: the contract is base.start/finish, shared by every family (tests/test_registry.py
 # builds every model in every runtime)

@@ -27,7 +27,7 @@ import kerascnn
 from kerascnn.runtime import keras
 from tests.models.zoo_helpers import shared_folder, zero_init
 
-builders = pytest.mark.builders
+every_runtime = pytest.mark.every_runtime
 # the tests that compare with kecam's model need its Keras 2 subprocess (tens of seconds): full tier
 kecam_reference = pytest.mark.full
 SQUARE, OBLONG, DOCS = (224, 224, 3), (160, 256, 3), (280, 280, 3)
@@ -127,13 +127,13 @@ def _structure(model):
 
 
 @kecam_reference
-@builders
+@every_runtime
 def test_kecam_weights_give_kecams_logits_at_224(square, kecam):
     _assert_close(square(kecam["batch"], training=False), kecam["logits"])
 
 
 @kecam_reference
-@builders
+@every_runtime
 def test_kecam_weights_give_kecams_features_at_160x256(oblong, kecam):
     assert oblong.output_shape == (None, 5, 8, 768)
     _assert_close(oblong(kecam["oblong_batch"], training=False), kecam["features"])
@@ -141,7 +141,7 @@ def test_kecam_weights_give_kecams_features_at_160x256(oblong, kecam):
 
 
 @kecam_reference
-@builders
+@every_runtime
 def test_layer_list_is_kecams_at_280(kecam):
     """Same layers in the same order: ``layers[:80]`` is the same slice of the network as in kecam."""
     with zero_init():
@@ -154,7 +154,7 @@ def test_layer_list_is_kecams_at_280(kecam):
 
 
 @kecam_reference
-@builders
+@every_runtime
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_parameters_equal_kecams(variant, kecam):
     with_head, without_head = kecam["facts"]["params"][VARIANTS[variant]]
@@ -166,7 +166,7 @@ def test_parameters_equal_kecams(variant, kecam):
 
 
 @kecam_reference
-@builders
+@every_runtime
 def test_macs_count_attention_like_kecams(square, oblong, kecam):
     from kerascnn import analysis
 
@@ -180,7 +180,7 @@ def test_macs_count_attention_like_kecams(square, oblong, kecam):
     assert analysis.macs(square).giga == pytest.approx(4.56, rel=0.015)
 
 
-@builders
+@every_runtime
 def test_saved_model_loads_with_safe_mode(tmp_path):
     model = kerascnn.davit_t(input_shape=(64, 64, 3), num_classes=3)
     path = str(tmp_path / "davit.keras")
@@ -212,7 +212,7 @@ def _with_record_hash(monkeypatch, name, file_hash):
 
 
 @kecam_reference
-@builders
+@every_runtime
 def test_imagenet_download_from_a_file_mirror(kecam, square, tmp_path, monkeypatch):
     from kerascnn.weights import CACHE_VARIABLE, MIRROR_VARIABLE, WeightsError, hash_file
 

@@ -24,7 +24,7 @@ from zoo_helpers import (
     applications_answering, assert_download_failure_raises, assert_same_model, batch, collapses, counts,
     fill_random, infer, random_application, zero_init)
 
-builders = pytest.mark.builders
+every_runtime = pytest.mark.every_runtime
 SMALL = (64, 64, 3)
 
 # Huang et al. 2017, Table 1: layers per dense block; growth rate k = 32, bottleneck 4k,
@@ -88,7 +88,7 @@ def figures():
     return get
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("depth", sorted(BLOCKS))
 def test_counts_equal_keras_applications_and_torchvision(figures, depth):
     facts = figures(depth)
@@ -103,7 +103,7 @@ def test_counts_equal_keras_applications_and_torchvision(figures, depth):
     assert facts["layers"][0] == facts["layers"][1]
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("depth", sorted(BLOCKS))
 def test_macs_within_half_a_percent_of_torchvision(figures, depth):
     cost = figures(depth)["macs"]
@@ -119,7 +119,7 @@ def densenet121_small():
     return fill_random(model, seed=5)
 
 
-@builders
+@every_runtime
 def test_layout_names_and_forward_pass(densenet121_small):
     model = densenet121_small
     assert model.get_layer(f"{STEM}conv").kernel_size == (7, 7)
@@ -133,7 +133,7 @@ def test_layout_names_and_forward_pass(densenet121_small):
     assert tuple(model.output.shape) == (None, 1000)  # forward passes: the weight transfer below
 
 
-@builders
+@every_runtime
 def test_public_blocks():
     x = keras.Input((8, 8, 64))
     with zero_init():
@@ -151,7 +151,7 @@ def test_public_blocks():
         densenet(blocks=(6, 12, 24))
 
 
-@builders
+@every_runtime
 def test_minimum_input_size():
     assert kerascnn.model_card("densenet121").min_input_size == (29, 29)
     build = lambda shape: kerascnn.densenet121(input_shape=shape, include_top=False, compile=False)  # noqa: E731
@@ -161,7 +161,7 @@ def test_minimum_input_size():
         kerascnn.densenet121(input_shape=(28, 64, 3))
 
 
-@builders
+@every_runtime
 def test_features_only_any_channels():
     with zero_init():
         model = kerascnn.densenet121(input_shape=(37, 90, 1), num_classes=0, pooling="avg")
@@ -193,7 +193,7 @@ def tiny_densenet():
     return fill_random(model, seed=4)
 
 
-@builders
+@every_runtime
 def test_fold_batchnorm_folds_post_conv_batchnorms_only(tiny_densenet):
     model = tiny_densenet
     randomize_batchnorm(model, seed=1)
@@ -209,7 +209,7 @@ def test_fold_batchnorm_folds_post_conv_batchnorms_only(tiny_densenet):
     assert np.abs(infer(folded, x) - reference).max() <= 1e-4 * max(1.0, np.abs(reference).max())
 
 
-@builders
+@every_runtime
 def test_add_se_refuses_without_residuals_and_works_on_conv_blocks(tiny_densenet):
     with pytest.raises(ValueError):
         add_se(tiny_densenet, where="residual")  # no residual addition in a DenseNet
@@ -242,7 +242,7 @@ def imagenet_densenet121(applications_densenet121):
     return model
 
 
-@builders
+@every_runtime
 def test_imagenet_weights_transfer_with_identical_outputs(applications_densenet121, imagenet_densenet121):
     for ours, theirs in zip(imagenet_densenet121.weights, applications_densenet121.weights):
         assert ours.shape == theirs.shape
@@ -250,13 +250,13 @@ def test_imagenet_weights_transfer_with_identical_outputs(applications_densenet1
     assert_same_model(applications_densenet121, imagenet_densenet121, x)
 
 
-@builders
+@every_runtime
 def test_imagenet_download_failure_raises():
     assert_download_failure_raises("DenseNet201", lambda: kerascnn.densenet201(
         weights="imagenet", input_shape=SMALL, include_top=False))
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("kwargs, message", [
     ({"growth_rate": 12}, "growth_rate=32"),
     ({"num_classes": 10}, "the top has 1000 classes"),
@@ -267,7 +267,7 @@ def test_imagenet_arguments_are_checked_before_building(kwargs, message):
         kerascnn.build("densenet121", weights="imagenet", **kwargs)
 
 
-@builders
+@every_runtime
 def test_imagenet_weights_only_for_the_registered_blocks():
     with pytest.raises(WeightsNotAvailable, match=r"not available for blocks=\(12, 6, 24, 16\)"):
         densenet((12, 6, 24, 16), weights="imagenet")  # DenseNet-121's depth, another layout

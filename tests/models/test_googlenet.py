@@ -16,7 +16,7 @@ from kerascnn.runtime import keras
 # Builder tests also run on JAX, where every new weight shape and every new input size costs
 # a compilation: forward passes there share one input side (79, the auxiliary heads' minimum);
 # the forward passes at other sides run in the two TensorFlow runtimes only (no marker).
-builders = pytest.mark.builders
+every_runtime = pytest.mark.every_runtime
 SIDE = 79
 
 # Szegedy et al. 2014, Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj
@@ -72,7 +72,7 @@ def conv_channels():
     return 64 + 64 + 192 + sum(sum(row[1:]) for row in TABLE_1)
 
 
-@builders
+@every_runtime
 def test_recomputation_itself():
     channels, last = input_channels()
     assert [channels[m] for m in ("3a", "3b", "4a", "4d", "4e", "5a")] == [192, 256, 480, 512, 528, 832]
@@ -87,7 +87,7 @@ def paper():
     return kerascnn.googlenet(compile=False)
 
 
-@builders
+@every_runtime
 def test_paper_count_matches_the_recomputation(paper):
     expected = main_network()
     assert paper.count_params() == expected == kerascnn.model_card("googlenet").params
@@ -100,7 +100,7 @@ def test_paper_count_matches_the_recomputation(paper):
     assert {"norm1", "norm2"} <= {layer.name for layer in paper.layers}
 
 
-@builders
+@every_runtime
 def test_summary_is_grouped_by_stage(paper):
     prefixes = ("input", "conv1_", "pool1_", "norm1", "conv2_", "norm2", "pool2_", "inception_3",
                 "pool3_", "inception_4", "pool4_", "inception_5", "avg_pool", "predictions")
@@ -121,7 +121,7 @@ def small_aux():
     return kerascnn.googlenet(input_shape=(SIDE, SIDE, 3), num_classes=3, aux_classifiers=True)
 
 
-@builders
+@every_runtime
 def test_aux_heads_counts_and_outputs(with_aux):
     channels, _ = input_channels()
     aux1 = aux_head(channels["4b"])  # after 4a: 512 channels
@@ -133,7 +133,7 @@ def test_aux_heads_counts_and_outputs(with_aux):
     assert with_aux.get_layer("aux1_predictions_dropout").rate == 0.7
 
 
-@builders
+@every_runtime
 def test_inference_model_shares_the_weights(with_aux, small_aux):
     assert kerascnn.googlenet_inference_model(with_aux).count_params() == main_network()
     infer = kerascnn.googlenet_inference_model(small_aux)
@@ -150,7 +150,7 @@ def test_inference_model_shares_the_weights(with_aux, small_aux):
     assert kerascnn.googlenet_inference_model(infer) is infer  # nothing left to strip
 
 
-@builders
+@every_runtime
 def test_inference_model_refuses_other_models():
     x = keras.Input((4,))
     two = keras.Model(x, [keras.layers.Dense(2, name="a")(x), keras.layers.Dense(2, name="b")(x)])
@@ -160,7 +160,7 @@ def test_inference_model_refuses_other_models():
         kerascnn.googlenet_inference_model("googlenet")
 
 
-@builders
+@every_runtime
 def test_aux_loss_weights_are_03(small_aux):
     x = np.random.default_rng(2).random((2, SIDE, SIDE, 3), dtype="float32")
     y = np.array([0, 2])
@@ -170,7 +170,7 @@ def test_aux_loss_weights_are_03(small_aux):
     assert result["loss"] == pytest.approx(weighted, rel=1e-4)
 
 
-@builders
+@every_runtime
 def test_batch_norm_variant():
     model = kerascnn.googlenet(input_shape=(SIDE, SIDE, 3), batch_norm=True, compile=False)
     # each conv loses its bias and gains BN gamma, beta (trainable), mean, variance
@@ -182,7 +182,7 @@ def test_batch_norm_variant():
     assert out.shape == (2, 1000)
 
 
-@builders
+@every_runtime
 def test_torchvision_variant_matches_references():
     model = kerascnn.googlenet(variant="torchvision", compile=False)
     # REFERENCES.md: torchvision googlenet 6,624,904 (torch) = 6,639,464 with BN statistics
@@ -197,7 +197,7 @@ def test_torchvision_variant_matches_references():
     assert round(analysis.macs(model).total / 1e9, 3) == 1.498  # REFERENCES.md: torchvision's _ops
 
 
-@builders
+@every_runtime
 def test_minimum_input_sides():
     # paper: conv1 7x7/2 pad 3 maps s to (s - 1) // 2 + 1, a ceil-mode 3x3/2 pool s to ceil((s - 3) / 2) + 1
     # 31 -> 16 -> 8 -> 4 -> 2 -> 1 (pool4), while 30 -> 15 -> 7 -> 3 -> 1 -> nothing
@@ -216,7 +216,7 @@ SIZES = [
 ]
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("kwargs, shape, final", SIZES)
 def test_input_sizes(kwargs, shape, final):
     model = kerascnn.googlenet(input_shape=shape, num_classes=5, compile=False, **kwargs)
@@ -232,7 +232,7 @@ def test_forward_pass_at_small_and_non_square_sizes(kwargs, shape, final):
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("kwargs, message", [
     ({"input_shape": (30, 224, 3)}, "minimum is 31x31"),
     ({"input_shape": (224, 78, 3), "aux_classifiers": True}, "minimum is 79x79"),
@@ -246,7 +246,7 @@ def test_bad_arguments(kwargs, message):
         kerascnn.googlenet(**kwargs)
 
 
-@builders
+@every_runtime
 def test_features_only():
     model = kerascnn.googlenet(input_shape=(64, 64, 3), include_top=False, pooling="avg")
     assert tuple(model.output.shape) == (None, 1024)

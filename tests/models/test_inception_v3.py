@@ -22,7 +22,7 @@ from zoo_helpers import (
     collapses, counts, fill_random, random_application, same_layer_classes, zero_init,
 )
 
-builders = pytest.mark.builders
+every_runtime = pytest.mark.every_runtime
 SMALL = (75, 75, 3)
 # torchvision inception_v3 IMAGENET1K_V1: num_params (with AuxLogits) and _ops (GMACs, 299x299).
 TORCHVISION_PARAMS = 27_161_264
@@ -60,14 +60,14 @@ def with_aux():
         return kerascnn.inception_v3(aux_classifier=True)
 
 
-@builders
+@every_runtime
 def test_counts_equal_keras_applications_and_card(applications, imagenet):
     assert_counts_match("inception_v3", imagenet, applications)
     # BatchNorm without gamma: 3 numbers per channel, one of them trainable (beta)
     assert counts(applications)[2] == 2 * bn_channels(applications) == 34_432
 
 
-@builders
+@every_runtime
 def test_layout_follows_keras_applications(applications, imagenet):
     ours, _ = same_layer_classes(imagenet, applications)
     named = [f"mixed{i}" for i in range(11)] + ["avg_pool", "predictions"]
@@ -80,12 +80,12 @@ def test_layout_follows_keras_applications(applications, imagenet):
     assert {layer.epsilon for layer in norms} == {applications.layers[2].epsilon} == {1e-3}
 
 
-@builders
+@every_runtime
 def test_imagenet_loader_transfers_every_weight(applications, imagenet):
     assert_same_model(applications, imagenet, batch(SMALL, seed=1) * 2 - 1, by_name=False)
 
 
-@builders
+@every_runtime
 def test_copy_in_order_refuses_another_layout(applications):
     x = keras.Input(SMALL)
     other = keras.Model(x, keras.layers.Conv2D(32, 3, strides=2, use_bias=False, name="stem")(x))
@@ -96,7 +96,7 @@ def test_copy_in_order_refuses_another_layout(applications):
     np.testing.assert_array_equal(other.get_weights()[0], before)
 
 
-@builders
+@every_runtime
 def test_torchvision_count_by_arithmetic(with_aux):
     # torchvision's BatchNorm has a gamma per channel, keras.applications' none (scale=False):
     # torchvision's count = our trainable count + one gamma per BatchNorm channel.
@@ -124,7 +124,7 @@ def test_aux_classifier_outputs_loss_weights_and_inference_model(with_aux):
     np.testing.assert_allclose(np.asarray(infer(x)), np.asarray(with_aux(x)[0]), rtol=1e-5, atol=1e-6)
 
 
-@builders
+@every_runtime
 def test_input_sizes_are_checked():
     with pytest.raises(ValueError, match="too small for inception_v3: the minimum is 75x75"):
         kerascnn.inception_v3(input_shape=(74, 299, 3))
@@ -145,13 +145,13 @@ def test_minimum_sizes_are_the_architectures():
     assert tuple(model.output.shape) == (None, 1, 2, 2048)  # any channel count without weights
 
 
-@builders
+@every_runtime
 def test_imagenet_download_failure_raises():
     assert_download_failure_raises("InceptionV3", lambda: kerascnn.inception_v3(
         weights="imagenet", input_shape=SMALL, include_top=False))
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("kwargs, message", [
     ({"aux_classifier": True}, "no auxiliary head"),
     ({"num_classes": 10}, "the top has 1000 classes"),

@@ -5,7 +5,7 @@ import pytest
 
 import kerascnn
 
-pytestmark = pytest.mark.builders
+pytestmark = pytest.mark.every_runtime
 
 
 def test_lenet5_count_and_layout():

@@ -22,7 +22,7 @@ from zoo_helpers import (
     applications_answering, assert_download_failure_raises, assert_same_model, batch, collapses, counts,
     fill_random, infer, random_application, zero_init)
 
-builders = pytest.mark.builders
+every_runtime = pytest.mark.every_runtime
 
 # Howard et al. Table 1: stem 32 (3x3/2), then (pointwise filters, stride) of 13 blocks.
 V1 = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
@@ -73,7 +73,7 @@ def built(name, application, **kwargs):
     return ours, theirs
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("name, application, kwargs", [
     ("mobilenet", "MobileNet", {}),
     ("mobilenet", "MobileNet", {"alpha": 0.25}),
@@ -91,7 +91,7 @@ def test_counts_and_names_equal_keras_applications(name, application, kwargs):
         assert counts(ours) == (card.params, card.trainable_params, card.non_trainable_params)
 
 
-@builders
+@every_runtime
 def test_cards_against_the_references():
     v1, v2 = kerascnn.model_card("mobilenet"), kerascnn.model_card("mobilenet_v2")
     assert v1.non_trainable_params == 2 * v1_bn_channels() == 21_888
@@ -109,7 +109,7 @@ def test_v1_mult_adds_match_the_paper(alpha):
     assert cost.total / 1e6 == pytest.approx(V1_MULT_ADDS[alpha], rel=0.005)
 
 
-@builders
+@every_runtime
 def test_v2_macs_match_torchvision():
     with zero_init():
         model = kerascnn.mobilenet_v2(compile=False)
@@ -133,7 +133,7 @@ def test_receptive_fields_and_output_sizes():
     assert tuple(v1.get_layer("conv_pw_13_relu").output.shape[1:3]) == (7, 7)
 
 
-@builders
+@every_runtime
 def test_public_blocks():
     x = keras.Input((28, 28, 32))
     with zero_init():
@@ -150,7 +150,7 @@ def test_public_blocks():
     assert make_divisible(24 * 0.35) == 8 and make_divisible(320 * 1.3) == 416
 
 
-@builders
+@every_runtime
 def test_input_sizes():
     assert kerascnn.model_card("mobilenet").min_input_size == (31, 31)
     assert kerascnn.model_card("mobilenet_v2").min_input_size == (1, 1)
@@ -179,7 +179,7 @@ def small_v2():
     return fill_random(model, seed=6)
 
 
-@builders
+@every_runtime
 def test_fold_batchnorm_folds_every_batchnorm(small_v2):
     randomize_batchnorm(small_v2, seed=2)
     folded, report = fold_batchnorm(small_v2, report=True)
@@ -190,7 +190,7 @@ def test_fold_batchnorm_folds_every_batchnorm(small_v2):
     assert np.abs(infer(folded, x) - reference).max() <= 1e-4 * max(1.0, np.abs(reference).max())
 
 
-@builders
+@every_runtime
 def test_add_se_puts_one_block_on_every_residual_branch(small_v2):
     se = add_se(small_v2, ratio=4)
     # residual blocks: repeats after the first of each row of Table 2 with equal channels:
@@ -210,7 +210,7 @@ TRANSFERS = {  # registry name: (keras.applications name, alpha, trained input s
 }
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("name", sorted(TRANSFERS))
 def test_imagenet_weights_transfer_with_identical_outputs(name):
     application, alpha, side = TRANSFERS[name]
@@ -226,7 +226,7 @@ def test_imagenet_weights_transfer_with_identical_outputs(name):
     assert_same_model(source, model, x)
 
 
-@builders
+@every_runtime
 def test_features_at_any_size_take_the_224_weights():
     source = random_application("MobileNetV2", (224, 224, 3), include_top=False)
     with applications_answering("MobileNetV2", source) as calls:
@@ -234,13 +234,13 @@ def test_features_at_any_size_take_the_224_weights():
     assert calls == [{"weights": "imagenet", "include_top": False, "alpha": 1.0, "input_shape": (224, 224, 3)}]
 
 
-@builders
+@every_runtime
 def test_imagenet_download_failure_raises():
     assert_download_failure_raises("MobileNet", lambda: kerascnn.mobilenet(
         weights="imagenet", alpha=0.5, input_shape=(160, 160, 3)))
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("name, kwargs, message", [
     ("mobilenet", {"alpha": 0.6}, r"pairs \(0.25, 128\), \(0.25, 160\)"),
     ("mobilenet", {"input_shape": (100, 100, 3)}, r"input_shape=\(100, 100, 3\)"),

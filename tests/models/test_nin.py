@@ -15,7 +15,7 @@ from kerascnn import analysis
 from kerascnn.surgery import add_se, fold_batchnorm
 from zoo_helpers import batch, collapses, counts, fill_random, infer, zero_init
 
-builders = pytest.mark.builders
+every_runtime = pytest.mark.every_runtime
 
 # d2l.ai: (filters, kernel, stride, padding) per NiN block, a 3x3/2 max pool after the first three.
 D2L = [(96, 11, 4, 0), (256, 5, 1, 2), (384, 3, 1, 1)]
@@ -41,7 +41,7 @@ def hand_macs(side=224):
     return sum(s * s * c_out * k * k * c_in for s, c_in, c_out, k in structure(side))
 
 
-@builders
+@every_runtime
 def test_counts_equal_the_hand_recomputation():
     with zero_init():
         model = fill_random(kerascnn.nin(compile=False))
@@ -58,7 +58,7 @@ def test_counts_equal_the_hand_recomputation():
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-4)
 
 
-@builders
+@every_runtime
 def test_other_classes_and_channels():
     model = kerascnn.nin(input_shape=(96, 96, 3), num_classes=1000, compile=False)
     assert model.count_params() == hand_params(channels=3, classes=1000)
@@ -83,7 +83,7 @@ def test_macs_sizes_and_receptive_field():
     assert field.size == (size, size) == (195, 195) and field.jump == (32, 32)
 
 
-@builders
+@every_runtime
 def test_minimum_input_size_and_argument_checks():
     assert kerascnn.model_card("nin").min_input_size == (67, 67)
 
@@ -103,7 +103,7 @@ def test_minimum_input_size_and_argument_checks():
         kerascnn.nin(weights="imagenet")
 
 
-@builders
+@every_runtime
 def test_surgery_refuses_clearly():
     with zero_init():
         model = kerascnn.nin(compile=False)

@@ -22,7 +22,7 @@ from tiers import sweep
 # Builder tests also run on JAX, where every new weight shape and every new input size costs
 # a compilation: forward passes there all use SMALL; the forward passes at other sizes run in
 # the two TensorFlow runtimes only (no marker).
-builders = pytest.mark.builders
+every_runtime = pytest.mark.every_runtime
 SMALL = (64, 64, 3)
 
 # He et al. 2015, Table 1: block type and blocks per stage conv2..conv5; stage widths.
@@ -76,7 +76,7 @@ def trainable_count(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
-@builders
+@every_runtime
 def test_recomputation_agrees_with_the_references():
     for depth in STAGES:
         # Keras total = torch count + 2 x BN channels (moving mean and variance)
@@ -90,7 +90,7 @@ def test_recomputation_agrees_with_the_references():
 NAMES = [f"{prefix}resnet{depth}" for prefix in ("", "se_") for depth in STAGES]
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("name", sweep(NAMES, keep=("resnet50",), every_runtime=True))  # 50: the first bottleneck
 def test_counts_layout_and_forward_pass(name):
     depth = int(name.rsplit("resnet", 1)[1])
@@ -129,7 +129,7 @@ def halvings(side, times=5):
 SIZES = [(224, 224, 3), (32, 32, 3), (37, 90, 3), (1, 1, 3), (1, 5, 1)]
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("shape", SIZES)
 def test_resnet18_input_sizes(shape):
     model = kerascnn.resnet18(input_shape=shape, num_classes=7, compile=False)
@@ -144,7 +144,7 @@ def test_forward_pass_at_small_and_non_square_sizes(shape):
     assert np.asarray(model(np.ones((2, *shape), "float32"))).shape == (2, 7)
 
 
-@builders
+@every_runtime
 def test_minimum_input_size_is_one_pixel():
     # every downsampling pads (7x7/2 pad 3, pool 3x3/2 pad 1, 1x1/2 and 3x3/2 pad 1 convs),
     # so no feature map is ever empty: the card says 1x1 and only empty inputs are refused
@@ -155,7 +155,7 @@ def test_minimum_input_size_is_one_pixel():
         kerascnn.resnet18(input_shape=(32, 32))
 
 
-@builders
+@every_runtime
 def test_resnet50_stride_placement_v1_and_v15():
     model = kerascnn.resnet50(input_shape=(32, 32, 3), stride_in="v1.5", include_top=False, compile=False)
     for stage in (3, 4, 5):
@@ -168,14 +168,14 @@ def test_resnet50_stride_placement_v1_and_v15():
         kerascnn.resnet50(stride_in="v2")
 
 
-@builders
+@every_runtime
 def test_features_only_and_pooling():
     model = kerascnn.resnet18(input_shape=SMALL, num_classes=0, pooling="avg")
     assert tuple(model.output.shape) == (None, 512)
     assert model.count_params() == TORCH[18] - (512 * 1000 + 1000) + 2 * bn_channels(18)
 
 
-@builders
+@every_runtime
 def test_use_bias_adds_one_bias_per_conv_channel():
     model = kerascnn.resnet18(input_shape=SMALL, use_bias=True, compile=False)
     assert model.count_params() == KERAS_TOTAL[18] + bn_channels(18)
@@ -200,7 +200,7 @@ def imagenet_resnet50(applications_resnet50):
     return model
 
 
-@builders
+@every_runtime
 def test_keras_applications_layout_count_and_names(applications_resnet50, imagenet_resnet50):
     target = imagenet_resnet50
     assert target.count_params() == KERAS_APPLICATIONS_RESNET50 == applications_resnet50.count_params()
@@ -212,7 +212,7 @@ def test_keras_applications_layout_count_and_names(applications_resnet50, imagen
     assert target.get_layer("conv1_bn").epsilon == applications_resnet50.get_layer("conv1_bn").epsilon
 
 
-@builders
+@every_runtime
 def test_imagenet_loader_transfers_every_weight(applications_resnet50, imagenet_resnet50):
     x = np.random.default_rng(1).normal(size=(2, *SMALL)).astype("float32")
     expected = np.asarray(applications_resnet50(x, training=False))
@@ -221,7 +221,7 @@ def test_imagenet_loader_transfers_every_weight(applications_resnet50, imagenet_
     assert np.abs(expected).max() > 1e-2  # logits, not a trivially equal output
 
 
-@builders
+@every_runtime
 def test_copy_weights_by_name_maps_keras_applications(applications_resnet50, imagenet_resnet50):
     fill_random(applications_resnet50, seed=2)  # new values: the copy below must bring all of them
     copy_weights_by_name(applications_resnet50, imagenet_resnet50)
@@ -230,7 +230,7 @@ def test_copy_weights_by_name_maps_keras_applications(applications_resnet50, ima
     assert np.abs(diff).max() <= 1e-5
 
 
-@builders
+@every_runtime
 def test_copy_weights_by_name_refuses_another_layout_and_changes_nothing(applications_resnet50):
     target = kerascnn.resnet18(input_shape=SMALL, compile=False)  # no biases, basic blocks
     before = [w.copy() for w in target.get_weights()]
@@ -239,13 +239,13 @@ def test_copy_weights_by_name_refuses_another_layout_and_changes_nothing(applica
     assert all((a == b).all() for a, b in zip(before, target.get_weights()))
 
 
-@builders
+@every_runtime
 def test_imagenet_download_failure_raises():
     assert_download_failure_raises("ResNet50", lambda: kerascnn.resnet50(
         weights="imagenet", input_shape=(32, 32, 3), include_top=False))
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("kwargs, message", [
     ({"name": "resnet18"}, "not available for resnet18"),
     ({"name": "se_resnet50"}, "not available for se_resnet50"),

@@ -23,7 +23,7 @@ from kerascnn.runtime import keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
 from kerascnn.weights import copy_weights_by_name
 
-builders = pytest.mark.builders
+every_runtime = pytest.mark.every_runtime
 SMALL = (64, 64, 3)
 WIDTHS = (64, 128, 256, 512)
 # He et al. 2015, Table 1 (blocks per stage conv2..conv5); keras.applications resnet_v2.py
@@ -51,7 +51,7 @@ def structure(depth):
     return bn + channels, biases  # + post_bn
 
 
-@builders
+@every_runtime
 def test_basic_variants_recomputed_from_imgclsmob():
     for depth, torch_count in IMGCLSMOB.items():
         bn, biases = structure(depth)
@@ -77,7 +77,7 @@ def built():
     return get
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("depth", [18, 34])
 def test_basic_variant_counts(depth):
     with zero_init():
@@ -87,7 +87,7 @@ def test_basic_variant_counts(depth):
     assert counts(model)[2] == 2 * structure(depth)[0]
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("depth", [50, 101, 152])
 def test_counts_and_layers_equal_keras_applications(built, depth):
     name = f"resnet{depth}v2"
@@ -107,7 +107,7 @@ def test_counts_and_layers_equal_keras_applications(built, depth):
     assert weighted(model) == weighted(reference)  # same names, classes, shapes, in the same order
 
 
-@builders
+@every_runtime
 def test_stride_in_the_last_block_of_conv2_to_conv4(built):
     model = built("resnet50v2")
     for stage, blocks in zip((2, 3, 4, 5), BOTTLENECK[50]):
@@ -120,7 +120,7 @@ def test_stride_in_the_last_block_of_conv2_to_conv4(built):
     assert not any(isinstance(l, keras.layers.BatchNormalization) for l in model.layers[:4])  # no stem BN
 
 
-@builders
+@every_runtime
 def test_basic_variants_downsample_in_the_first_block(built):
     model = built("resnet18v2")
     for stage in (3, 4, 5):
@@ -137,7 +137,7 @@ def halvings(side, times=5):
     return side
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("shape", [(32, 32, 3), (37, 90, 3), (1, 1, 1)])
 def test_output_sizes_any_side_down_to_one_pixel(shape):
     with zero_init():
@@ -164,7 +164,7 @@ def test_output_sizes_and_receptive_field_of_resnet50v2(built):
     assert fields["conv5_block3_3_conv"].jump == (32, 32)
 
 
-@builders
+@every_runtime
 def test_macs_equal_keras_applications_resnet50v2(built):
     with zero_init():
         theirs = keras.applications.ResNet50V2(weights=None)
@@ -194,19 +194,19 @@ def imagenet_resnet50v2(applications_resnet50v2):
     return model
 
 
-@builders
+@every_runtime
 def test_imagenet_weights_transfer_output_identical(applications_resnet50v2, imagenet_resnet50v2):
     x = np.random.default_rng(1).normal(size=(2, *SMALL)).astype("float32")
     assert_same_model(applications_resnet50v2, imagenet_resnet50v2, x)
 
 
-@builders
+@every_runtime
 def test_imagenet_download_failure_raises():
     assert_download_failure_raises("ResNet50V2", lambda: kerascnn.resnet50v2(
         weights="imagenet", input_shape=(32, 32, 3), include_top=False))
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("name, kwargs, message", [
     ("resnet18v2", {}, "not available for resnet18v2"),
     ("resnet50v2", {"num_classes": 10}, "the top has 1000 classes"),
@@ -217,7 +217,7 @@ def test_imagenet_arguments_are_checked_before_building(name, kwargs, message):
         kerascnn.build(name, weights="imagenet", **kwargs)
 
 
-@builders
+@every_runtime
 def test_copy_refuses_the_v1_layout(applications_resnet50v2):
     with zero_init():
         target = kerascnn.resnet50(input_shape=SMALL, use_bias=True, compile=False)

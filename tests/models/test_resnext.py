@@ -21,7 +21,7 @@ from kerascnn.errors import WeightsNotAvailable
 from kerascnn.runtime import keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
 
-builders = pytest.mark.builders
+every_runtime = pytest.mark.every_runtime
 WIDTHS = (64, 128, 256, 512)
 REPEATS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}  # He et al. 2015, Table 1
 # torchvision weights metadata (IMAGENET1K_V1): depth, groups, width_per_group, num_params, _ops (GMACs)
@@ -50,7 +50,7 @@ def bn_channels(name):
     return total
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("name", list(TORCHVISION))
 def test_counts_macs_and_layout_equal_torchvision(name):
     depth, groups, width_per_group, torch_count, gmacs = TORCHVISION[name]
@@ -74,7 +74,7 @@ def test_counts_macs_and_layout_equal_torchvision(name):
     assert tuple(model.output.shape) == (None, 1000)
 
 
-@builders
+@every_runtime
 def test_resnext_block_widths_and_refusals():
     x = keras.Input((14, 14, 512))
     y = resnext_block(x, 256, strides=2, cardinality=32, base_width=8, name="b")
@@ -90,7 +90,7 @@ def test_resnext_block_widths_and_refusals():
         resnext_block(x, 64, cardinality=0)
 
 
-@builders
+@every_runtime
 def test_cardinality_and_width_are_arguments():
     with zero_init():
         model = kerascnn.resnext50_32x4d(input_shape=(32, 32, 3), cardinality=8, base_width=16,
@@ -105,7 +105,7 @@ def halvings(side, times=5):
     return side
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("shape", [(32, 32, 3), (37, 90, 1), (1, 1, 3)])
 def test_output_sizes_any_side_down_to_one_pixel(shape):
     with zero_init():
@@ -149,7 +149,7 @@ def test_add_se_puts_one_se_block_on_every_bottleneck():
     assert se.count_params() - model.count_params() == sum(2 * c * (c // 16) + c // 16 + c for c in out)
 
 
-@builders
+@every_runtime
 def test_no_imagenet_weights_is_said_before_building():
     with pytest.raises(WeightsNotAvailable, match="not available for wide_resnet50_2: Pretrained sets exist"):
         kerascnn.wide_resnet50_2(weights="imagenet")

@@ -7,7 +7,7 @@ from zoo_helpers import batch, collapses, counts, fill_random, zero_init_module 
 import kerascnn
 
 # zero initial weights (cheap on JAX); forward passes fill random weights first
-pytestmark = [pytest.mark.builders, pytest.mark.usefixtures("zero_init_module")]
+pytestmark = [pytest.mark.every_runtime, pytest.mark.usefixtures("zero_init_module")]
 
 
 def test_mnist_cnn_count_and_layout():

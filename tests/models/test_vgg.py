@@ -12,7 +12,7 @@ from kerascnn.models.vgg import load_keras_applications_weights
 from kerascnn.runtime import keras
 
 # zero initial weights (cheap on JAX); forward passes fill random weights first
-pytestmark = [pytest.mark.builders, pytest.mark.usefixtures("zero_init_module")]
+pytestmark = [pytest.mark.every_runtime, pytest.mark.usefixtures("zero_init_module")]
 
 # Simonyan & Zisserman 2014, Table 1: convolutions per stage of configurations A, B, D, E
 TABLE_1 = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}

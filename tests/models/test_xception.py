@@ -20,7 +20,7 @@ from zoo_helpers import (
     collapses, counts, fill_random, random_application, same_layer_classes, zero_init,
 )
 
-builders = pytest.mark.builders
+every_runtime = pytest.mark.every_runtime
 SMALL = (71, 71, 3)
 PAPER_PARAMS = 22_855_952  # Chollet 2017, Table 3 (BatchNorm statistics not counted)
 OSMR_GMACS = 8.40363  # osmr/imgclsmob pytorch/README.md, Xception "FLOPs/2" at 299x299
@@ -47,13 +47,13 @@ def imagenet(applications):
     return model
 
 
-@builders
+@every_runtime
 def test_counts_equal_keras_applications_the_paper_and_the_card(applications, imagenet):
     assert_counts_match("xception", imagenet, applications)
     assert counts(imagenet)[1] == PAPER_PARAMS
 
 
-@builders
+@every_runtime
 def test_layout_and_names_follow_keras_applications(applications, imagenet):
     ours, theirs = same_layer_classes(imagenet, applications)
     # every name keras.applications chose itself is ours too (it lets Keras name the shortcut
@@ -66,18 +66,18 @@ def test_layout_and_names_follow_keras_applications(applications, imagenet):
     assert not any(layer.use_bias for layer in ours if isinstance(layer, keras.layers.Conv2D))
 
 
-@builders
+@every_runtime
 def test_imagenet_loader_transfers_every_weight(applications, imagenet):
     assert_same_model(applications, imagenet, batch(SMALL, seed=1) * 2 - 1, by_name=False)
 
 
-@builders
+@every_runtime
 def test_imagenet_download_failure_raises():
     assert_download_failure_raises("Xception", lambda: kerascnn.xception(
         weights="imagenet", input_shape=SMALL, include_top=False))
 
 
-@builders
+@every_runtime
 @pytest.mark.parametrize("kwargs, message", [
     ({"num_classes": 10}, "the top has 1000 classes"),
     ({"input_shape": (299, 299, 1)}, "need 3 channels"),

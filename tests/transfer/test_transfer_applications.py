@@ -14,6 +14,9 @@ from kerascnn import transfer
 from kerascnn.runtime import keras
 from kerascnn.transfer.weights import WeightsError
 
+# also in the Keras 2 run: fine-tuning and preprocessing have Keras 2 paths
+pytestmark = pytest.mark.keras2
+
 SHAPE = (64, 64, 3)
 
 
@@ -79,7 +82,7 @@ def test_weights_of_another_shape_raise(tmp_path):
         transfer.backbone("lenet5", input_shape=(32, 32, 1), weights=str(tmp_path / "absent.h5"))
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_two_phase_fine_tune_with_both_callbacks(image_arrays, tmp_path):
     x, y = image_arrays
     # the mechanics do not depend on the backbone: a small zoo one keeps the test cheap
@@ -105,7 +108,7 @@ def test_two_phase_fine_tune_with_both_callbacks(image_arrays, tmp_path):
     assert len(model.trainable_variables) == 2 + 2   # c5_conv (kernel, bias) + the head
 
 
-@pytest.mark.builders
+@pytest.mark.every_runtime
 def test_discriminative_rates_scale_the_backbone_step():
     def tiny():
         inputs = keras.Input((4,))

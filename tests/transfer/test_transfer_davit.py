@@ -15,7 +15,7 @@ from kerascnn import cli, transfer
 from kerascnn.transfer import catalogue
 from tests.models.zoo_helpers import zero_init
 
-pytestmark = pytest.mark.builders
+pytestmark = pytest.mark.every_runtime
 # the command traces (TensorFlow: compiles) the 394-layer model for training, evaluation and prediction;
 # Keras 3 / TensorFlow only: the training core it runs is tested in every runtime by test_transfer_resume
 slow = [pytest.mark.slow, pytest.mark.one_runtime]

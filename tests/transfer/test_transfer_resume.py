@@ -16,7 +16,7 @@ from kerascnn.callbacks import read_history
 from kerascnn.runtime import keras
 from kerascnn.transfer import fine_tune_run
 
-pytestmark = pytest.mark.builders
+pytestmark = pytest.mark.every_runtime
 
 HEAD, TUNE, LR = 2, 2, 2e-3
 OPTIONS = {"weights": "none", "image_size": 32, "head_epochs": HEAD, "epochs": TUNE, "lr": LR, "freeze": "first:2",
