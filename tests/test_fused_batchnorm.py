@@ -133,3 +133,21 @@ def test_train_in_bfloat16_records_the_fused_layers_and_saves_plain_keras(tmp_pa
     assert np.isfinite(result.metrics["test_loss"])
     loaded = keras.models.load_model(os.path.join(result.path, "model.keras"), compile=False)
     assert {type(layer).__name__ for layer in loaded.layers} >= {"BatchNormalization", "Conv2D"}
+
+
+@tensorflow_keras3
+def test_other_ranks_and_axes_take_keras_own_path():
+    """The fused kernel is NHWC and 4-D: a BatchNorm after a Dense layer, or over axis 1, keeps Keras' result."""
+    x2 = np.random.default_rng(6).normal(1.0, 2.0, (8, 6)).astype("float32")
+    x4 = np.random.default_rng(7).normal(1.0, 2.0, (4, 8, 5, 6)).astype("float32")
+    for x, axis in ((x2, -1), (x4, 1)):
+        models = []
+        for _ in range(2):
+            inputs = keras.Input(x.shape[1:])
+            layer = keras.layers.BatchNormalization(axis=axis, dtype="mixed_bfloat16")
+            models.append(keras.Model(inputs, layer(inputs)))
+        models[1].set_weights(models[0].get_weights())
+        assert use_fused_batchnorm(models[1]) == 1
+        for training in (True, False):
+            np.testing.assert_array_equal(np.asarray(models[1](x, training=training), dtype="float32"),
+                                          np.asarray(models[0](x, training=training), dtype="float32"))

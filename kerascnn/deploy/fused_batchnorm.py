@@ -28,10 +28,10 @@ def use_fused_batchnorm(model, dtypes=FUSED_DTYPES) -> int:
     """Make every eligible ``BatchNormalization`` in ``model`` (nested models too) use the fused kernel.
 
     Eligible: Keras 3 on the TensorFlow backend (Keras 2 fuses by itself; JAX has no such
-    kernel), a compute dtype in ``dtypes``, normalisation over the last axis, no ``renorm``, not
-    ``synchronized``. In training the layer normalises with the batch's moments and updates its
-    moving mean and variance exactly as Keras does (the biased batch variance); otherwise it
-    uses the moving statistics. Inputs of another rank, or with a mask, take Keras' own path.
+    kernel), a compute dtype in ``dtypes``, no ``renorm``, not ``synchronized``. In training the
+    layer normalises with the batch's moments and updates its moving mean and variance exactly
+    as Keras does (the biased batch variance); otherwise it uses the moving statistics. Inputs
+    that are not 4-D with channels last, or come with a mask, take Keras' own path.
     Returns how many layers were switched (0 where nothing applies). Calling it twice is harmless.
 
     Examples:
@@ -66,15 +66,14 @@ def _layers(model):
 
 def _eligible(layer, dtypes) -> bool:
     return (isinstance(layer, keras.layers.BatchNormalization) and layer.compute_dtype in dtypes
-            and not layer.renorm and not getattr(layer, "synchronized", False) and layer.built
-            and isinstance(layer.axis, int) and layer.axis % len(layer.input.shape) == len(layer.input.shape) - 1)
+            and not layer.renorm and not getattr(layer, "synchronized", False) and isinstance(layer.axis, int))
 
 
 def _fused_call(self, inputs, training=None, mask=None):
     """``BatchNormalization.call`` through ``FusedBatchNormV3`` (bound to one layer)."""
     import tensorflow as tf  # noqa: PLC0415 - TensorFlow backend only (use_fused_batchnorm checks)
 
-    if mask is not None or len(inputs.shape) != 4:
+    if mask is not None or len(inputs.shape) != 4 or self.axis % 4 != 3:  # the kernel: NHWC, 4-D only
         return type(self).call(self, inputs, training=training, mask=mask)
     channels = inputs.shape[-1]
     scale = self.gamma if self.scale else tf.ones((channels,), "float32")
