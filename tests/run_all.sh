@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # The full test tier (the README's test command; .ci/run runs it): every test, those marked
 # `full` included (-m ""), once per runtime, each runtime in its own pytest process:
-#   1. Keras 3 on TensorFlow (all tests)
-#   2. Keras 2 via tf-keras, TF_USE_LEGACY_KERAS=1 (every test that applies, less `one_runtime`)
-#   3. Keras 3 on JAX, KERAS_BACKEND=jax (tests marked `builders`: builders and training)
+#   1. Keras 3 on TensorFlow (every test but the Keras 2 ones), on two xdist workers
+#   2. Keras 2 via tf-keras, TF_USE_LEGACY_KERAS=1 (tests marked every_runtime, keras2, legacy_only)
+#   3. Keras 3 on JAX, KERAS_BACKEND=jax (tests marked every_runtime)
 # A plain `pytest` is the fast tier instead (see tests/conftest.py and CONTRIBUTING.md).
 #
 # KERASCNN_TEST_JOBS (default 3): how many runtimes run at once. Most of the suite's time is
 # single-threaded Python and graph building, so on 2 cores runtimes side by side keep both
-# cores busy; with 3 (the default) no core idles while the longest runtime finishes, which
-# two slots cannot do for runtimes of about 13, 13 and 8 minutes (docs/testing.md). Each
+# cores busy (docs/testing.md). Each
 # runtime's output is shown when it ends; with KERASCNN_TEST_JOBS=1 it streams live. Ends
 # with one line adding the runtimes up. Extra arguments go to every pytest run.
 set -u
@@ -18,6 +17,9 @@ export TF_CPP_MIN_LOG_LEVEL=2 PYTHONHASHSEED=0
 python=${PYTHON:-python}
 jobs=${KERASCNN_TEST_JOBS:-3}
 labels=("keras3 / tensorflow" "keras2 / tf-keras" "keras3 / jax")
+# xdist workers per runtime: Keras 3/TF, the longest run (every test), gets two, so that it uses
+# both cores once the shorter runs have ended instead of finishing alone on one
+workers=(2 0 0)
 runtimes=("KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=0" "KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=1"
           "KERAS_BACKEND=jax TF_USE_LEGACY_KERAS=0")
 logs=$(mktemp -d)
@@ -29,7 +31,8 @@ started=$SECONDS
 run() {  # run INDEX: one runtime's pytest, its output in $logs/INDEX.log, its exit status in $logs/INDEX.rc
     local i=$1 begin=$SECONDS
     # shellcheck disable=SC2086 - the runtime's variables are words for env
-    env ${runtimes[$i]} "$python" -m pytest -p no:cacheprovider -m "" -n 0 "${PYTEST_ARGS[@]}" > "$logs/$i.log" 2>&1
+    env ${runtimes[$i]} "$python" -m pytest -p no:cacheprovider -m "" -n "${workers[$i]}" "${PYTEST_ARGS[@]}" \
+        > "$logs/$i.log" 2>&1
     echo $? > "$logs/$i.rc"
     echo $((SECONDS - begin)) > "$logs/$i.seconds"
 }

@@ -97,7 +97,8 @@ def complexity_chart(names_or_models, path, top1: dict | None = None, title: str
 def save_chart(points, path, title: str | None = None) -> None:
     """Draw already computed points (dicts with name, family, gmacs, params, top1) to a PNG, atomically."""
     figure = _draw(points, title)
-    atomic_save(make_parent(path), lambda temporary: figure.savefig(temporary, format="png", dpi=120))
+    atomic_save(make_parent(path), lambda temporary: figure.savefig(temporary, format="png", dpi=120,
+                                                                   bbox_inches="tight"))
 
 
 def _draw(points, title):
@@ -105,7 +106,7 @@ def _draw(points, title):
     from matplotlib.figure import Figure  # noqa: PLC0415
     from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
 
-    figure = Figure(figsize=(9, 6))
+    figure = Figure(figsize=(10.5, 6))
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
     families = sorted({p["family"] for p in points})
@@ -127,11 +128,13 @@ def _draw(points, title):
     axes.set_ylabel("ImageNet top-1 accuracy (%) from the reference cards")
     axes.set_title(title or "Accuracy against computation (bubble area = parameters)")
     axes.grid(True, which="both", alpha=0.3)
-    family_legend = axes.legend(loc="lower right", fontsize=8, title="family", markerscale=0.4)
+    # both legends outside the axes, on the right: inside, the zoo's biggest bubbles lie under them
+    family_legend = axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, title="family",
+                                markerscale=0.4)
     axes.add_artist(family_legend)
     sizes = [axes.scatter([], [], s=20 + _SIZE_PER_MILLION * m, color="grey", alpha=0.4)
              for m in (10, 50, 100)]
-    axes.legend(sizes, ["10 M params", "50 M", "100 M"], loc="upper left", fontsize=8, labelspacing=1.5,
-                borderpad=1.0, title="parameters")
+    axes.legend(sizes, ["10 M params", "50 M", "100 M"], loc="lower left", bbox_to_anchor=(1.02, 0.0),
+                fontsize=8, labelspacing=1.5, borderpad=1.0, title="parameters")
     figure.tight_layout()
     return figure
