@@ -103,3 +103,17 @@ def variable_key(variable):
     ``id()`` of the Python object may differ between the model's and the optimizer's handles.
     """
     return getattr(variable, "_unique_id", id(variable))
+
+
+def replace_call(layer, function) -> None:
+    """Make ``layer`` compute with ``function(layer, inputs, training=None, mask=None)``; other layers keep theirs.
+
+    Keras 3 (3.0-3.15) and tf-keras 2.21: ``Layer.__call__`` runs ``self.call``, looked up on
+    the instance, so an attribute bound to one layer replaces its class's method for that layer
+    only, in eager calls and in every function traced after it. Keras read the call's signature when the layer
+    was made, so ``function`` takes the same arguments as the method it replaces. Nothing of it
+    is saved: the layer's class and config are unchanged.
+    """
+    import types  # noqa: PLC0415
+
+    layer.call = types.MethodType(function, layer)

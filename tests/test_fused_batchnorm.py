@@ -151,3 +151,25 @@ def test_other_ranks_and_axes_take_keras_own_path():
         for training in (True, False):
             np.testing.assert_array_equal(np.asarray(models[1](x, training=training), dtype="float32"),
                                           np.asarray(models[0](x, training=training), dtype="float32"))
+
+
+@tensorflow_keras3
+def test_the_traced_training_step_runs_the_fused_kernel():
+    """Not only the same numbers: the graph holds FusedBatchNormV3 (and its gradient), so the
+    switch really happened (tests/test_keras_internals.py checks the mechanism, replace_call)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    keras_model, fused_model = _twins("mixed_bfloat16")
+    use_fused_batchnorm(fused_model)
+    x = tf.constant(np.ones((4, 5, 6, 8), "float32"))
+
+    def operations(model):
+        def step(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(tf.cast(model(x, training=True), "float32"))
+            return tape.gradient(loss, x)
+        return {op.type for op in tf.function(step).get_concrete_function(x).graph.get_operations()}
+
+    assert {"FusedBatchNormV3", "FusedBatchNormGradV3"} <= operations(fused_model)
+    assert "FusedBatchNormV3" not in operations(keras_model)

@@ -5,6 +5,7 @@ workaround expects, so a Keras upgrade that moves them fails here rather than in
 or a surgery that silently reads nothing.
 """
 
+import numpy as np
 import pytest
 
 from kerascnn import _keras_internals as internals
@@ -89,3 +90,20 @@ def test_variable_key_is_the_tf_variable_unique_id():
     layer.build((None, 3))
     assert hasattr(layer.kernel, "_unique_id")
     assert internals.variable_key(layer.kernel) == layer.kernel._unique_id != internals.variable_key(layer.bias)
+
+
+def test_replace_call_changes_one_layer_eagerly_and_when_traced():
+    inputs = keras.Input((3,))
+    first, second = keras.layers.Dense(2, name="first"), keras.layers.Dense(2, name="second")
+    model = keras.Model(inputs, [first(inputs), second(inputs)])
+    x = np.ones((1, 3), "float32")
+
+    def zeros(layer, inputs, training=None, mask=None):
+        return inputs[:, :2] * 0.0
+
+    internals.replace_call(first, zeros)
+    eager = [np.asarray(output) for output in model(x)]
+    predicted = model.predict(x, verbose=0)  # a traced function
+    assert not eager[0].any() and not predicted[0].any()
+    np.testing.assert_allclose(eager[1], np.asarray(second(x)), rtol=1e-6)
+    assert eager[1].any() and type(first) is keras.layers.Dense and "call" not in first.get_config()

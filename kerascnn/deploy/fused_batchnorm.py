@@ -16,8 +16,7 @@ elsewhere computes the same function with Keras' own kernels. ``kerascnn train``
 
 from __future__ import annotations
 
-import types
-
+from kerascnn._keras_internals import replace_call
 from kerascnn.runtime import BACKEND, IS_KERAS3, keras
 
 #: Compute dtypes whose layers get the fused kernel (float32 measured slower: module docstring).
@@ -51,7 +50,7 @@ def use_fused_batchnorm(model, dtypes=FUSED_DTYPES) -> int:
     for layer in _layers(model):
         if _eligible(layer, dtypes):
             if not getattr(layer, "_kerascnn_fused", False):
-                layer.call = types.MethodType(_fused_call, layer)
+                replace_call(layer, _fused_call)
                 layer._kerascnn_fused = True
             count += 1
     return count
