@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full test tier (the README's test command; .ci/run runs it): every test, those marked
 # `full` included (-m ""), once per runtime, each runtime in its own pytest process:
-#   1. Keras 3 on TensorFlow (every test but the Keras 2 ones), on two xdist workers
+#   1. Keras 3 on TensorFlow (every test but the Keras 2 ones)
 #   2. Keras 2 via tf-keras, TF_USE_LEGACY_KERAS=1 (tests marked every_runtime, keras2, legacy_only)
 #   3. Keras 3 on JAX, KERAS_BACKEND=jax (tests marked every_runtime)
 # A plain `pytest` is the fast tier instead (see tests/conftest.py and CONTRIBUTING.md).
@@ -17,9 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL=2 PYTHONHASHSEED=0
 python=${PYTHON:-python}
 jobs=${KERASCNN_TEST_JOBS:-3}
 labels=("keras3 / tensorflow" "keras2 / tf-keras" "keras3 / jax")
-# xdist workers per runtime: Keras 3/TF, the longest run (every test), gets two, so that it uses
-# both cores once the shorter runs have ended instead of finishing alone on one
-workers=(2 0 0)
+
 runtimes=("KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=0" "KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=1"
           "KERAS_BACKEND=jax TF_USE_LEGACY_KERAS=0")
 logs=$(mktemp -d)
@@ -31,8 +29,9 @@ started=$SECONDS
 run() {  # run INDEX: one runtime's pytest, its output in $logs/INDEX.log, its exit status in $logs/INDEX.rc
     local i=$1 begin=$SECONDS
     # shellcheck disable=SC2086 - the runtime's variables are words for env
-    env ${runtimes[$i]} "$python" -m pytest -p no:cacheprovider -m "" -n "${workers[$i]}" "${PYTEST_ARGS[@]}" \
-        > "$logs/$i.log" 2>&1
+    # -n 0: no xdist workers; the runtimes side by side already fill the cores, and a fourth
+    # process ran the 24 GiB machine out of memory (the JAX run holds about 10 GB at its peak)
+    env ${runtimes[$i]} "$python" -m pytest -p no:cacheprovider -m "" -n 0 "${PYTEST_ARGS[@]}" > "$logs/$i.log" 2>&1
     echo $? > "$logs/$i.rc"
     echo $((SECONDS - begin)) > "$logs/$i.seconds"
 }
