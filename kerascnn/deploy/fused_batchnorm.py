@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from kerascnn._keras_internals import replace_call
 from kerascnn.runtime import BACKEND, IS_KERAS3, keras
+from kerascnn.surgery.fold import all_layers
 
 #: Compute dtypes whose layers get the fused kernel (float32 measured slower: module docstring).
 FUSED_DTYPES = ("bfloat16",)
@@ -47,20 +48,13 @@ def use_fused_batchnorm(model, dtypes=FUSED_DTYPES) -> int:
     if not IS_KERAS3 or BACKEND != "tensorflow":
         return 0
     count = 0
-    for layer in _layers(model):
+    for layer in all_layers(model):
         if _eligible(layer, dtypes):
             if not getattr(layer, "_kerascnn_fused", False):
                 replace_call(layer, _fused_call)
                 layer._kerascnn_fused = True
             count += 1
     return count
-
-
-def _layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):  # a nested model (a transfer backbone)
-            yield from _layers(layer)
 
 
 def _eligible(layer, dtypes) -> bool:

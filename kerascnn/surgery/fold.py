@@ -176,11 +176,12 @@ def fold_batchnorm(model, report: bool = False):
     return new
 
 
-def _layers(model):
+def all_layers(model):
+    """Every layer of ``model``, those of nested models (a transfer backbone) included."""
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):
-            yield from _layers(layer)
+            yield from all_layers(layer)
 
 
 def randomize_batchnorm(model, seed: int = 0) -> int:
@@ -206,7 +207,7 @@ def randomize_batchnorm(model, seed: int = 0) -> int:
         "moving_variance": lambda n: rng.uniform(0.5, 2.0, n),
     }
     changed = 0
-    for layer in _layers(model):
+    for layer in all_layers(model):
         if "BatchNormalization" not in class_name(layer):
             continue
         for attribute, draw in draws.items():
