@@ -1,44 +1,54 @@
 #!/usr/bin/env bash
 # The full test tier (the README's test command; .ci/run runs it): every test, those marked
-# `full` included (-m ""), once per runtime, each runtime in its own pytest process:
-#   1. Keras 3 on TensorFlow (every test but the Keras 2 ones)
-#   2. Keras 2 via tf-keras, TF_USE_LEGACY_KERAS=1 (tests marked every_runtime, keras2, legacy_only)
-#   3. Keras 3 on JAX, KERAS_BACKEND=jax (tests marked every_runtime)
+# `full` included (-m ""), once per runtime, each runtime in pytest processes of its own:
+#   Keras 3 on TensorFlow (every test but the Keras 2 ones), in two parts: the model zoo
+#     (tests/models, the registry and serialization sweeps) and everything else
+#   Keras 2 via tf-keras, TF_USE_LEGACY_KERAS=1 (tests marked every_runtime, keras2, legacy_only)
+#   Keras 3 on JAX, KERAS_BACKEND=jax (tests marked every_runtime)
 # A plain `pytest` is the fast tier instead (see tests/conftest.py and CONTRIBUTING.md).
 #
-# KERASCNN_TEST_JOBS (default 3): how many runtimes run at once. Most of the suite's time is
-# single-threaded Python and graph building, so on 2 cores runtimes side by side keep both
-# cores busy (docs/testing.md). Each
-# runtime's output is shown when it ends; with KERASCNN_TEST_JOBS=1 it streams live. Ends
-# with one line adding the runtimes up. Extra arguments go to every pytest run.
+# KERASCNN_TEST_JOBS (default 3): how many of these four jobs run at once; each starts as soon
+# as a slot is free, the longest first. Most of the suite's time is single-threaded Python and
+# graph building, so on 2 cores three jobs side by side keep both cores busy, and the fourth
+# keeps them busy at the end instead of one job finishing alone (docs/testing.md). A fourth job
+# at once ran the 24 GiB machine out of memory. Each job's output is shown when it ends; with
+# KERASCNN_TEST_JOBS=1 it streams live. Ends with one line adding the jobs up. Extra arguments
+# go to every pytest run.
 set -u
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2 PYTHONHASHSEED=0
 python=${PYTHON:-python}
 jobs=${KERASCNN_TEST_JOBS:-3}
-labels=("keras3 / tensorflow" "keras2 / tf-keras" "keras3 / jax")
 
-runtimes=("KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=0" "KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=1"
-          "KERAS_BACKEND=jax TF_USE_LEGACY_KERAS=0")
+zoo=(tests/models tests/test_registry.py tests/test_serialization.py)
+not_zoo=(tests --ignore=tests/models --ignore=tests/test_registry.py --ignore=tests/test_serialization.py)
+tensorflow="KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=0"
+# one job a line: label | runtime variables | what pytest collects (longest first)
+labels=("keras3 / tensorflow (all but the zoo)" "keras2 / tf-keras" "keras3 / jax" "keras3 / tensorflow (zoo)")
+runtimes=("$tensorflow" "KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=1" "KERAS_BACKEND=jax TF_USE_LEGACY_KERAS=0"
+          "$tensorflow")
+selections=("${not_zoo[*]}" "tests" "tests" "${zoo[*]}")
+count=${#labels[@]}
+
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 # reference files that one runtime's run makes and the others reuse (tests/models/zoo_helpers.py)
 export KERASCNN_TEST_CACHE="$logs/cache"
 started=$SECONDS
 
-run() {  # run INDEX: one runtime's pytest, its output in $logs/INDEX.log, its exit status in $logs/INDEX.rc
+run() {  # run INDEX: one job's pytest, its output in $logs/INDEX.log, its exit status in $logs/INDEX.rc
     local i=$1 begin=$SECONDS
-    # shellcheck disable=SC2086 - the runtime's variables are words for env
-    # -n 0: no xdist workers; the runtimes side by side already fill the cores, and a fourth
-    # process ran the 24 GiB machine out of memory (the JAX run holds about 10 GB at its peak)
-    env ${runtimes[$i]} "$python" -m pytest -p no:cacheprovider -m "" -n 0 "${PYTEST_ARGS[@]}" > "$logs/$i.log" 2>&1
+    # shellcheck disable=SC2086 - the runtime's variables and the selection are words
+    # -n 0: no xdist workers; the jobs side by side already fill the cores
+    env ${runtimes[$i]} "$python" -m pytest -p no:cacheprovider -m "" -n 0 ${selections[$i]} "${PYTEST_ARGS[@]}" \
+        > "$logs/$i.log" 2>&1
     echo $? > "$logs/$i.rc"
     echo $((SECONDS - begin)) > "$logs/$i.seconds"
 }
 
-show() {  # show INDEX: print a finished runtime's output and add up its counts
+show() {  # show INDEX: print a finished job's output and add up its counts
     local i=$1 line p f e rc
-    if [ "$jobs" -gt 1 ]; then  # with one job, run's output was streamed already
+    if [ "$jobs" -gt 1 ]; then  # with one job at a time, run's output was streamed already
         echo "=== runtime: ${labels[$i]} ==="
         cat "$logs/$i.log"
     fi
@@ -55,7 +65,7 @@ show() {  # show INDEX: print a finished runtime's output and add up its counts
 PYTEST_ARGS=("$@")
 passed=0; failed=0; status=0
 if [ "$jobs" -le 1 ]; then
-    for i in 0 1 2; do
+    for ((i = 0; i < count; i++)); do
         echo "=== runtime: ${labels[$i]} ==="
         run "$i" &
         tail --pid=$! -n +1 -F "$logs/$i.log" 2>/dev/null
@@ -63,11 +73,11 @@ if [ "$jobs" -le 1 ]; then
         show "$i"
     done
 else
-    # the longest runtime first; each slot takes the next runtime as soon as it is free
+    # each slot takes the next job as soon as it is free
     declare -A running=()
     next=0; shown=0
-    while [ "$shown" -lt 3 ]; do
-        while [ "$next" -lt 3 ] && [ "${#running[@]}" -lt "$jobs" ]; do
+    while [ "$shown" -lt "$count" ]; do
+        while [ "$next" -lt "$count" ] && [ "${#running[@]}" -lt "$jobs" ]; do
             run "$next" & running[$next]=$!
             next=$((next + 1))
         done
@@ -80,6 +90,6 @@ else
         done
     done
 fi
-echo "all runtimes: $((SECONDS - started))s, $jobs at once"
+echo "all jobs: $((SECONDS - started))s, $jobs at once"
 echo "total: $passed passed, $failed failed"  # alone on its line: the form CI reads
 exit $status

@@ -34,14 +34,21 @@ def representatives(names) -> set:
     return set(smallest.values())
 
 
-def sweep(names, keep=(), every_runtime: bool = False) -> list:
+def sweep(names, keep=(), every_runtime: bool = False, values=None) -> list:
     """``pytest.param`` of each name: representatives (and ``keep``) fast, the others ``slow``.
 
     The others repeat the representatives' blocks, so no runtime-specific path is left to them:
     they are also ``one_runtime`` (Keras 3 / TensorFlow run only) unless ``every_runtime``.
     Every builder is still built in every runtime: ``tests/test_registry.py`` builds each
-    registered model there and checks its card's parameter count.
+    registered model there and checks its card's parameter count. ``values``: the parameter
+    of each name when it is not the name itself (a depth).
+
+    Examples:
+        >>> [param.values for param in sweep(["densenet121", "densenet169"], values=[121, 169])]
+        [(121,), (169,)]
     """
+    values = names if values is None else values
     fast = representatives(names) | set(keep)
     more = [pytest.mark.slow] + ([] if every_runtime else [pytest.mark.one_runtime])
-    return [pytest.param(name, id=name, marks=() if name in fast else more) for name in names]
+    return [pytest.param(value, id=str(value), marks=() if name in fast else more)
+            for name, value in zip(names, values, strict=True)]

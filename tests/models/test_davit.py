@@ -25,7 +25,7 @@ import pytest
 
 import kerascnn
 from kerascnn.runtime import keras
-from tests.models.zoo_helpers import shared_folder, zero_init
+from tests.models.zoo_helpers import fill_random, infer, shared_folder, zero_init
 
 every_runtime = pytest.mark.every_runtime
 # the tests that compare with kecam's model need its Keras 2 subprocess (tens of seconds): full tier
@@ -129,14 +129,14 @@ def _structure(model):
 @kecam_reference
 @every_runtime
 def test_kecam_weights_give_kecams_logits_at_224(square, kecam):
-    _assert_close(square(kecam["batch"], training=False), kecam["logits"])
+    _assert_close(infer(square, kecam["batch"]), kecam["logits"])
 
 
 @kecam_reference
 @every_runtime
 def test_kecam_weights_give_kecams_features_at_160x256(oblong, kecam):
     assert oblong.output_shape == (None, 5, 8, 768)
-    _assert_close(oblong(kecam["oblong_batch"], training=False), kecam["features"])
+    _assert_close(infer(oblong, kecam["oblong_batch"]), kecam["features"])
     assert _structure(oblong) == kecam["facts"]["structure"]["160x256"]
 
 
@@ -182,12 +182,14 @@ def test_macs_count_attention_like_kecams(square, oblong, kecam):
 
 @every_runtime
 def test_saved_model_loads_with_safe_mode(tmp_path):
-    model = kerascnn.davit_t(input_shape=(64, 64, 3), num_classes=3)
+    with zero_init():
+        model = fill_random(kerascnn.davit_t(input_shape=(64, 64, 3), num_classes=3))
     path = str(tmp_path / "davit.keras")
     model.save(path)
-    loaded = keras.models.load_model(path, safe_mode=True, compile=False)
+    with zero_init():
+        loaded = keras.models.load_model(path, safe_mode=True, compile=False)
     x = np.random.default_rng(1).normal(size=(1, 64, 64, 3)).astype("float32")
-    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(infer(loaded, x), infer(model, x), rtol=1e-5, atol=1e-6)
     assert {"BatchReshape", "Split", "MatMul"} <= {type(layer).__name__ for layer in loaded.layers}
 
 

@@ -12,6 +12,7 @@ import kerascnn
 from kerascnn import analysis
 from kerascnn.models.googlenet import min_input_side
 from kerascnn.runtime import keras
+from zoo_helpers import fill_random, infer, zero_init
 
 # Builder tests also run on JAX, where every new weight shape and every new input size costs
 # a compilation: forward passes there share one input side (79, the auxiliary heads' minimum);
@@ -84,7 +85,8 @@ def test_recomputation_itself():
 
 @pytest.fixture(scope="module")
 def paper():
-    return kerascnn.googlenet(compile=False)
+    with zero_init():  # counts and shapes only
+        return kerascnn.googlenet(compile=False)
 
 
 @every_runtime
@@ -112,13 +114,15 @@ def test_summary_is_grouped_by_stage(paper):
 
 @pytest.fixture(scope="module")
 def with_aux():
-    return kerascnn.googlenet(aux_classifiers=True)
+    with zero_init():  # counts and shapes only
+        return kerascnn.googlenet(aux_classifiers=True)
 
 
 @pytest.fixture(scope="module")
 def small_aux():
     # the smallest input the auxiliary heads accept: 79 -> conv1 40 -> pools 20, 10, 5 -> 5x5/3 pool 1
-    return kerascnn.googlenet(input_shape=(SIDE, SIDE, 3), num_classes=3, aux_classifiers=True)
+    with zero_init():  # NumPy random weights: Keras' draws compile per shape on JAX
+        return fill_random(kerascnn.googlenet(input_shape=(SIDE, SIDE, 3), num_classes=3, aux_classifiers=True))
 
 
 @every_runtime
@@ -136,18 +140,18 @@ def test_aux_heads_counts_and_outputs(with_aux):
 @every_runtime
 def test_inference_model_shares_the_weights(with_aux, small_aux):
     assert kerascnn.googlenet_inference_model(with_aux).count_params() == main_network()
-    infer = kerascnn.googlenet_inference_model(small_aux)
-    assert len(infer.outputs) == 1
-    assert infer.get_layer("inception_4a_1x1_conv") is small_aux.get_layer("inception_4a_1x1_conv")
+    inference = kerascnn.googlenet_inference_model(small_aux)
+    assert len(inference.outputs) == 1
+    assert inference.get_layer("inception_4a_1x1_conv") is small_aux.get_layer("inception_4a_1x1_conv")
     x = np.random.default_rng(0).random((2, SIDE, SIDE, 3), dtype="float32")
-    np.testing.assert_allclose(np.asarray(infer(x)), np.asarray(small_aux(x)[0]), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(infer(inference, x), infer(small_aux, x)[0], rtol=1e-6, atol=1e-7)
     # a weight change in the training model shows in the inference model
     layer = small_aux.get_layer("predictions")
     kernel, bias = layer.get_weights()
     layer.set_weights([np.random.default_rng(1).normal(0, 0.05, kernel.shape).astype("float32"), bias])
-    np.testing.assert_array_equal(infer.get_layer("predictions").get_weights()[0], layer.get_weights()[0])
-    np.testing.assert_allclose(np.asarray(infer(x)), np.asarray(small_aux(x)[0]), rtol=1e-6, atol=1e-7)
-    assert kerascnn.googlenet_inference_model(infer) is infer  # nothing left to strip
+    np.testing.assert_array_equal(inference.get_layer("predictions").get_weights()[0], layer.get_weights()[0])
+    np.testing.assert_allclose(infer(inference, x), infer(small_aux, x)[0], rtol=1e-6, atol=1e-7)
+    assert kerascnn.googlenet_inference_model(inference) is inference  # nothing left to strip
 
 
 @every_runtime
@@ -178,13 +182,14 @@ def test_batch_norm_variant():
     assert model.count_params() == main_network() - channels + 4 * channels
     assert sum(int(np.prod(w.shape)) for w in model.non_trainable_weights) == 2 * channels
     assert "norm1" not in {layer.name for layer in model.layers}  # BatchNorm replaces LRN
-    out = np.asarray(model(np.random.default_rng(4).random((2, SIDE, SIDE, 3), dtype="float32")))
+    out = infer(model, np.random.default_rng(4).random((2, SIDE, SIDE, 3), dtype="float32"))
     assert out.shape == (2, 1000)
 
 
 @every_runtime
 def test_torchvision_variant_matches_references():
-    model = kerascnn.googlenet(variant="torchvision", compile=False)
+    with zero_init():
+        model = kerascnn.googlenet(variant="torchvision", compile=False)
     # REFERENCES.md: torchvision googlenet 6,624,904 (torch) = 6,639,464 with BN statistics
     assert model.count_params() == 6_639_464
     assert model.count_params() - sum(int(np.prod(w.shape)) for w in model.non_trainable_weights) == 6_624_904
@@ -227,7 +232,7 @@ def test_input_sizes(kwargs, shape, final):
 @pytest.mark.parametrize("kwargs, shape, final", SIZES)
 def test_forward_pass_at_small_and_non_square_sizes(kwargs, shape, final):
     model = kerascnn.googlenet(input_shape=shape, num_classes=5, compile=False, **kwargs)
-    out = np.asarray(model(np.random.default_rng(3).random((2, *shape), dtype="float32")))
+    out = infer(model, np.random.default_rng(3).random((2, *shape), dtype="float32"))
     assert out.shape == (2, 5)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
 

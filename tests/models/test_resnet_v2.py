@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 from zoo_helpers import (
+    infer,
     applications_answering, assert_download_failure_raises, assert_same_model, batch, counts,
     random_application, zero_init)
 
@@ -21,6 +22,7 @@ from kerascnn import analysis
 from kerascnn.errors import WeightsNotAvailable
 from kerascnn.runtime import keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
+from tiers import sweep
 from kerascnn.weights import copy_weights_by_name
 
 every_runtime = pytest.mark.every_runtime
@@ -88,7 +90,7 @@ def test_basic_variant_counts(depth):
 
 
 @every_runtime
-@pytest.mark.parametrize("depth", [50, 101, 152])
+@pytest.mark.parametrize("depth", sweep([f"resnet{d}v2" for d in (50, 101, 152)], values=[50, 101, 152]))
 def test_counts_and_layers_equal_keras_applications(built, depth):
     name = f"resnet{depth}v2"
     with zero_init():
@@ -238,7 +240,7 @@ def test_fold_batchnorm_folds_the_inner_batchnorms_and_keeps_the_pre_activations
     assert set(report["kept"]) == {f"{b}_preact_bn" for b in blocks} | {"post_bn"}
     assert all("does not come from a convolution" in why for why in report["kept"].values())
     x = batch(SMALL)
-    diff = np.asarray(folded(x, training=False)) - np.asarray(model(x, training=False))
+    diff = infer(folded, x) - infer(model, x)
     assert np.abs(diff).max() <= 1e-4
 
 
