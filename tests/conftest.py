@@ -24,10 +24,10 @@ runtimes. Tests that do not run are *deselected* (not skipped), by their markers
 * ``legacy_only``: needs Keras 2 (tf-keras), e.g. kecam backbones: the Keras 2 run only;
 * ``keras3_only``: the feature exists only in Keras 3;
 * ``tensorflow_only``: needs the TensorFlow backend (not JAX);
-* ``one_runtime``: on a test of an ``every_runtime`` or ``keras2`` module, narrows it to the
-  Keras 3 / TensorFlow run: the larger models of a sweep, which repeat the representatives'
-  blocks. A test marked ``one_runtime`` and ``every_runtime`` itself, or ``one_runtime`` and
-  ``legacy_only``, fails collection.
+* ``one_runtime``: on a test of an ``every_runtime`` or ``keras2`` module (or on a case of an
+  ``every_runtime`` test), narrows it to the Keras 3 / TensorFlow run: the larger models of a
+  sweep, which repeat the representatives' blocks. ``one_runtime`` and ``every_runtime`` on the
+  same test function (or the same case), or ``one_runtime`` and ``legacy_only``, fail collection.
 
 A test with none of these runs in the Keras 3 / TensorFlow run only: text, files, argument
 parsing, the catalogue, the commands, subprocess and benchmark-script tests.
@@ -52,11 +52,13 @@ def pytest_configure(config):
 
 def _check_markers(item) -> None:
     if item.get_closest_marker("one_runtime"):
-        # a module's `every_runtime` may be narrowed for some of its tests (a sweep's larger models);
-        # the same test marked both is a mistake
-        own = {mark.name for mark in item.own_markers}
+        # a module's or a test's `every_runtime` may be narrowed for some of its cases (a sweep's
+        # larger models, by a parameter's marks); the same level marked both is a mistake
+        function_level = {mark.name for mark in getattr(item.function, "pytestmark", [])}
+        case_level = {mark.name for mark in getattr(getattr(item, "callspec", None), "marks", [])}
         clash = [name for name in ("every_runtime", "legacy_only")
-                 if name in own or (name == "legacy_only" and item.get_closest_marker(name))]
+                 if {name, "one_runtime"} <= function_level or {name, "one_runtime"} <= case_level
+                 or (name == "legacy_only" and item.get_closest_marker(name))]
         if clash:
             raise pytest.UsageError(f"{item.nodeid}: marked one_runtime and {clash[0]}; a test that runs "
                                     "in every runtime (or in Keras 2 only) is not runtime-independent.")
