@@ -16,7 +16,6 @@ from kerascnn import analysis
 from kerascnn.runtime import keras
 from kerascnn.surgery import add_se, fold_batchnorm, randomize_batchnorm
 from zoo_helpers import (
-    infer,
     applications_answering, assert_counts_match, assert_download_failure_raises, assert_same_model, batch,
     collapses, counts, fill_random, random_application, same_layer_classes, zero_init,
 )
@@ -126,9 +125,9 @@ def test_fold_batchnorm_into_separable_convolutions_and_add_se():
     assert "block5_sepconv1_bn -> block5_sepconv1" in report["folded"]
     assert len(folded.get_layer("block5_sepconv1").get_weights()) == 3  # depthwise, pointwise, bias
     x = batch(SMALL, seed=6)
-    reference = infer(model, x)
+    reference = np.asarray(model(x, training=False))
     assert np.abs(reference).max() > 1e-2
-    assert np.abs(infer(folded, x) - reference).max() <= 1e-4 * np.abs(reference).max()
+    assert np.abs(np.asarray(folded(x, training=False)) - reference).max() <= 1e-4 * np.abs(reference).max()
     # SE on the residual branches: the middle flow's eight blocks; the entry and exit blocks end
     # their branch in a max pool, not in a BatchNorm or convolution, so they get none
     se = add_se(model)

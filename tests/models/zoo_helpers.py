@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import pathlib
+import weakref
 
 import numpy as np
 import pytest
@@ -113,23 +114,32 @@ def batch(shape, n=2, seed=0):
     return np.random.default_rng(seed).random((n, *shape), np.float32)
 
 
+_JITTED = weakref.WeakKeyDictionary()
+
+
 def infer(model, x):
     """``model(x, training=False)`` as NumPy (a list for several outputs).
 
-    On JAX through one jitted call: calling a model there compiles every operation on its own
-    for every new shape (DenseNet-121 on one 37x32 image: 51 s eager, 11 s jitted, 16 s with
-    ``predict_on_batch``); an eager call elsewhere.
+    On JAX through one jitted call, compiled once per model: calling a model there compiles
+    every operation on its own for every new shape, which costs most for a big model with
+    many distinct shapes (DenseNet-121 on one 37x32 image: 51 s eager, 11 s jitted, 16 s with
+    ``predict_on_batch``). A family of models that share their layers' shapes can be cheaper
+    eager (the compiled operations are reused): measure before switching. Eager elsewhere.
     """
     from kerascnn.runtime import BACKEND  # noqa: PLC0415
 
     if BACKEND == "jax":
-        import jax  # noqa: PLC0415
+        if model not in _JITTED:
+            import jax  # noqa: PLC0415
 
-        def call(trainable, non_trainable, inputs):
-            return model.stateless_call(trainable, non_trainable, inputs, training=False)[0]
+            held = weakref.ref(model)  # the cache must not keep the model alive
 
-        outputs = jax.jit(call)([v.value for v in model.trainable_variables],
-                                [v.value for v in model.non_trainable_variables], x)
+            def call(trainable, non_trainable, inputs):
+                return held().stateless_call(trainable, non_trainable, inputs, training=False)[0]
+
+            _JITTED[model] = jax.jit(call)
+        outputs = _JITTED[model]([v.value for v in model.trainable_variables],
+                                 [v.value for v in model.non_trainable_variables], x)
     else:
         outputs = model(x, training=False)
     if isinstance(outputs, (list, tuple)):
