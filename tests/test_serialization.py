@@ -14,7 +14,8 @@ the same for every model; ResNet-152's weights alone are 240 MB).
   the representatives that hold kerascnn's own layers, and LeNet-5; the architecture of the
   other representatives.
 
-Models are built at their smallest input with 3 classes (and narrow fully connected layers
+The fast tier (a plain ``pytest``) leaves the six longest whole round trips (``LONG``) to the
+full tier. Models are built at their smallest input with 3 classes (and narrow fully connected layers
 where the builder has them) so the files stay small; the code path is the same.
 """
 
@@ -36,7 +37,11 @@ REPRESENTATIVES = sorted(representatives(MODELS))
 #: In Keras 2, the representatives that round-trip whole: those with kerascnn's own layer classes
 #: (checked by test_model_round_trips_safely) and the smallest model.
 KERAS2_WHOLE = {"lenet5", "googlenet", "davit_t"}
-WHOLE = [pytest.param(name, marks=() if name in KERAS2_WHOLE else pytest.mark.keras3_only)
+#: The representatives with the longest whole round trips (6-11 s each on one fast-tier worker): full tier.
+#: Their kinds stay in the fast tier through tests/models (DaViT's own safe_mode round trip among them).
+LONG = {"densenet121", "inception_v3", "davit_t", "wide_resnet50_2", "resnext50_32x4d", "xception"}
+WHOLE = [pytest.param(name, marks=(() if name in KERAS2_WHOLE else (pytest.mark.keras3_only,))
+                      + ((pytest.mark.slow,) if name in LONG else ()))
          for name in REPRESENTATIVES]
 # the larger models of each kind repeat their representative's layers: full tier, one runtime
 ARCHITECTURE = [pytest.param(name, marks=(pytest.mark.slow, pytest.mark.one_runtime)) for name in MODELS
