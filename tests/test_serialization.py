@@ -15,8 +15,9 @@ the same for every model; ResNet-152's weights alone are 240 MB).
   other representatives.
 
 The fast tier (a plain ``pytest``) leaves the six longest whole round trips (``LONG``) to the
-full tier. Models are built at their smallest input with 3 classes (and narrow fully connected layers
-where the builder has them) so the files stay small; the code path is the same.
+full tier. Models are built at their smallest input with 3 classes (and narrow fully
+connected layers where the builder has them) so the files stay small; the code path is the
+same.
 """
 
 import inspect
