@@ -28,6 +28,7 @@ import pytest
 
 import kerascnn
 from kerascnn.runtime import keras
+from kerascnn.surgery.fold import all_layers
 from tests.models.zoo_helpers import fill_random, zero_init
 from tiers import representatives
 
@@ -59,13 +60,6 @@ def small_kwargs(name):
     if "base_dim" in parameters:
         kwargs["base_dim"] = 8
     return kwargs
-
-
-def all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from all_layers(layer)
 
 
 def predict(model, batch):
