@@ -17,7 +17,7 @@ Examples:
 
 from __future__ import annotations
 
-from kerascnn.runtime import IS_KERAS3
+from kerascnn.runtime import BACKEND, IS_KERAS3
 
 
 def graph_network(model):
@@ -117,3 +117,46 @@ def replace_call(layer, function) -> None:
     import types  # noqa: PLC0415
 
     layer.call = types.MethodType(function, layer)
+
+
+def build_training_state(model, x, y) -> None:
+    """Create the optimizer's and the compiled loss's and metrics' variables before ``fit`` traces.
+
+    A ``tf.function`` whose first call creates variables is traced twice: once creating them,
+    once more without. Keras on TensorFlow leaves the optimizer's slots and the compiled
+    metrics to the first trace of its train function, so every ``fit`` of a freshly compiled
+    model traced its training step twice: for DaViT-T, 8 s and 20 s more in the two phases
+    of a fine-tune. ``x`` and ``y``: a batch or its specs (``tf.data.Dataset.element_spec``),
+    anything with ``shape`` and ``dtype``.
+
+    Keras 3 (3.0-3.15) on TensorFlow builds them from the batch's shapes
+    (``Trainer._symbolic_build``) only under a distribution strategy
+    (``TensorFlowTrainer._maybe_symbolic_build``); JAX always does, so nothing is done there.
+    tf-keras 2.x never does: its optimizer's ``build``, and the ``build`` of its
+    ``compiled_loss`` and ``compiled_metrics`` containers on one zero image. Under a
+    distribution strategy, and where a side is unknown, Keras is left to do it.
+    ``tests/test_keras_internals.py`` counts the traces.
+    """
+    if BACKEND != "tensorflow" or getattr(model, "optimizer", None) is None:
+        return
+    import tensorflow as tf  # noqa: PLC0415 - TensorFlow runtimes only
+
+    if tf.distribute.has_strategy():
+        return
+    if IS_KERAS3:
+        if getattr(model, "_distribute_strategy", None) is None:
+            model._symbolic_build(data_batch=(x, y))
+        return
+    shapes = [tuple(spec.shape)[1:] for spec in tf.nest.flatten((x, y))]
+    if any(side is None for shape in shapes for side in shape) or not hasattr(model.optimizer, "build"):
+        return
+
+    def one(spec):
+        return tf.zeros((1, *tuple(spec.shape)[1:]), spec.dtype)
+
+    model.optimizer.build(model.trainable_variables)
+    predicted = model(tf.nest.map_structure(one, x), training=False)
+    if model.compiled_loss is not None:
+        model.compiled_loss.build(predicted)
+    if model.compiled_metrics is not None:
+        model.compiled_metrics.build(predicted, tf.nest.map_structure(one, y))

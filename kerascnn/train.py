@@ -38,6 +38,7 @@ from typing import Callable
 import numpy as np
 
 from kerascnn import runs
+from kerascnn._keras_internals import build_training_state
 from kerascnn.callbacks import default_callbacks, read_best, read_history
 from kerascnn.data import SOURCES, load_data, parse_augmentation, read_images
 from kerascnn.errors import check_choice, check_fraction, check_int
@@ -372,6 +373,7 @@ def _fit_phases(job, net, dataset, recipe, run, tensorboard, verbose, plan):
                 _load_phase_weights(net, phases[index - 1], handover)
             if phase.prepare is not None:
                 phase.prepare(net)
+            build_training_state(net, *train_batches.element_spec)  # one trace of the training step, not two
         first = done[-1]["last_epoch"] + 1 if done else 0
         backup = os.path.join(run.file(runs.BACKUP), phase.name)
         callbacks = default_callbacks(

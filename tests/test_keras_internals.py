@@ -107,3 +107,26 @@ def test_replace_call_changes_one_layer_eagerly_and_when_traced():
     assert not eager[0].any() and not predicted[0].any()
     np.testing.assert_allclose(eager[1], np.asarray(second(x)), rtol=1e-6)
     assert eager[1].any() and type(first) is keras.layers.Dense and "call" not in first.get_config()
+
+
+@pytest.mark.tensorflow_only  # Keras 3 and tf-keras; JAX builds them itself (and does nothing here)
+def test_build_training_state_makes_fit_trace_its_step_once():
+    """Without it, Keras on TensorFlow traces the training step twice in each fit of a new model (the
+    first trace creates the optimizer's and metrics' variables)."""
+    import tensorflow as tf
+
+    calls = []
+
+    class Counting(keras.Model):
+        def train_step(self, data):
+            calls.append(1)  # Python runs here once per trace
+            return super().train_step(data)
+
+    inputs = keras.Input((6,))
+    model = Counting(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Dense(4)(inputs)))
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    data = tf.data.Dataset.from_tensor_slices((np.ones((12, 6), "float32"), np.zeros(12, "int32"))).batch(4)
+    internals.build_training_state(model, *data.element_spec)
+    history = model.fit(data, epochs=2, verbose=0, shuffle=False).history
+    assert len(calls) == 1, f"the training step was traced {len(calls)} times"
+    assert len(history["loss"]) == 2 and len(history["accuracy"]) == 2

@@ -26,7 +26,7 @@ import numpy as np
 from kerascnn.data import load_data
 from kerascnn.errors import check_fraction, check_int
 from kerascnn.heads import compile_model, make_optimizer
-from kerascnn._keras_internals import variable_key
+from kerascnn._keras_internals import build_training_state, variable_key
 from kerascnn.runtime import IS_KERAS3, keras
 from kerascnn.train import Job, Phase, data_name, run
 from kerascnn.transfer.backbones import backbone_info
@@ -135,7 +135,11 @@ def _fit(model, train, val, epochs, initial_epoch, callbacks_list, verbose, fit_
     arguments = dict(validation_data=val, epochs=epochs, initial_epoch=initial_epoch,
                      callbacks=callbacks_list, verbose=verbose, **fit_kwargs)
     if isinstance(train, tuple) and len(train) == 2:
+        build_training_state(model, train[0], train[1])  # one trace of the training step, not two
         return model.fit(train[0], train[1], **arguments)
+    spec = getattr(train, "element_spec", None)
+    if isinstance(spec, tuple) and len(spec) == 2:  # a tf.data.Dataset of (images, labels)
+        build_training_state(model, *spec)
     arguments.setdefault("shuffle", False)  # a dataset shuffles itself
     return model.fit(train, **arguments)
 
