@@ -45,6 +45,7 @@ import numpy as np
 from kerascnn.errors import check_choice, check_int
 from kerascnn.runs import atomic_save, atomic_write_text
 from kerascnn.runtime import IS_KERAS3, keras
+from kerascnn.saving import load_model
 
 
 def _number(value):
@@ -309,10 +310,8 @@ class ResumedCounters(keras.callbacks.Callback):
         state = read_best(self.best_model_path)
         if state is None or state["epoch"] != callback.best_epoch:
             return
-        import kerascnn.layers  # noqa: F401,PLC0415 - registers kerascnn's layers for loading
-
         try:
-            callback.best_weights = keras.models.load_model(self.best_model_path, compile=False).get_weights()
+            callback.best_weights = load_model(self.best_model_path, compile=False).get_weights()
         except (OSError, ValueError):
             pass
 

@@ -46,6 +46,7 @@ from kerascnn.deploy.fused_batchnorm import use_fused_batchnorm
 from kerascnn.heads import make_optimizer
 from kerascnn.registry import build, model_card
 from kerascnn.runtime import IS_KERAS3, NAME, describe, keras
+from kerascnn.saving import load_model
 
 SCHEDULES = ("cosine", "plateau", "constant")
 #: The recipe used when an argument is left at None. Measured in benchmarks/lenet_digits.py.
@@ -485,8 +486,6 @@ def repair_backup(folder: str, model) -> None:
 
 def load_run_model(run: runs.RunDirectory):
     """The best model of a run directory, with a clear error when it cannot be read."""
-    import kerascnn.layers  # noqa: F401,PLC0415 - registers kerascnn's custom layers for loading
-
     config = run.config()
     if config.get("recipe", {}).get("provider") == "kecam":
         from kerascnn.transfer.catalogue import KECAM  # noqa: PLC0415
@@ -497,7 +496,7 @@ def load_run_model(run: runs.RunDirectory):
         raise ValueError(f"{run.path!r} has no {runs.MODEL} yet (the run has not finished an epoch); "
                          "run `kerascnn train` with the same --out to continue it.")
     try:
-        return keras.models.load_model(path)
+        return load_model(path)
     except Exception as error:  # noqa: BLE001 - any loading failure is reported the same way
         hint = ""
         if config.get("keras") and config["keras"] != NAME:

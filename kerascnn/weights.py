@@ -456,9 +456,9 @@ def load_weights(model, path, partial: bool = False, what: str | None = None) ->
     what = what or f"model {model.name!r}"
     try:
         if path.endswith(".keras"):
-            from kerascnn.runtime import keras  # noqa: PLC0415
+            from kerascnn.saving import load_model  # noqa: PLC0415
 
-            _copy_by_position(keras.models.load_model(path, compile=False), model, path)
+            _copy_by_position(load_model(path, compile=False), model, path)
             return None
         if is_legacy_h5(path):
             model.load_weights(path, by_name=True, skip_mismatch=partial)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import kerascnn
+from kerascnn import saving
 from kerascnn.deploy import use_fused_batchnorm
 from kerascnn.runtime import BACKEND, IS_KERAS3, keras
 from kerascnn.train import train
@@ -131,7 +132,7 @@ def test_train_in_bfloat16_records_the_fused_layers_and_saves_plain_keras(tmp_pa
         scaling = json.load(handle)["scaling"]
     assert scaling["fused_batchnorm"] == (20 if IS_KERAS3 and BACKEND == "tensorflow" else 0)
     assert np.isfinite(result.metrics["test_loss"])
-    loaded = keras.models.load_model(os.path.join(result.path, "model.keras"), compile=False)
+    loaded = saving.load_model(os.path.join(result.path, "model.keras"), compile=False)
     assert {type(layer).__name__ for layer in loaded.layers} >= {"BatchNormalization", "Conv2D"}
 
 

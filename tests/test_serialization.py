@@ -3,6 +3,9 @@
 A whole round trip saves a model to ``.keras`` compiled and loads it back with
 ``safe_mode=True`` (which refuses to deserialize Python code, e.g. Lambda layers), giving
 identical outputs and its optimizer, and loads its ``.weights.h5`` into a freshly built twin.
+It loads with :func:`kerascnn.saving.load_model`: ``keras.models.load_model`` in Keras 3; in
+Keras 2 the same deserialization with the weights read from an extracted file, which
+tests/test_saving.py checks against tf-keras' own, much slower, loader.
 An architecture round trip sends the model's JSON config (what ``model.json`` in a ``.keras``
 file holds) through ``safe_mode`` and compares the rebuilt layers: the part that differs
 between models, at a fraction of the time (writing and reading weights is Keras' own path,
@@ -10,9 +13,8 @@ the same for every model; ResNet-152's weights alone are 240 MB).
 
 * Keras 3 on TensorFlow: the smallest model of each kind (``tiers.representatives``) round-trips
   whole; every other model, its architecture (full tier).
-* Keras 2 (tf-keras, whose loader takes 12-15 s for a DenseNet-121): the whole round trip for
-  the representatives that hold kerascnn's own layers, and LeNet-5; the architecture of the
-  other representatives.
+* Keras 2 (tf-keras): the whole round trip for the representatives that hold kerascnn's own
+  layers, and LeNet-5; the architecture of the other representatives.
 
 The fast tier (a plain ``pytest``) leaves the six longest whole round trips (``LONG``) to the
 full tier. Models are built at their smallest input with 3 classes (and narrow fully
@@ -27,6 +29,7 @@ import numpy as np
 import pytest
 
 import kerascnn
+from kerascnn import saving
 from kerascnn.runtime import keras
 from kerascnn.surgery.fold import all_layers
 from tests.models.zoo_helpers import fill_random, zero_init
@@ -85,7 +88,7 @@ def test_model_round_trips_safely(name, tmp_path):
 
     path = tmp_path / f"{name}.keras"
     model.save(path)
-    loaded = keras.models.load_model(path, safe_mode=True)
+    loaded = saving.load_model(path, safe_mode=True)
     assert loaded.count_params() == model.count_params()
     assert type(loaded.optimizer).__name__ == type(model.optimizer).__name__  # the training configuration too
     for want, got in zip(expected, predict(loaded, batch)):

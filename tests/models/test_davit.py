@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 import kerascnn
+from kerascnn import saving
 from kerascnn.runtime import keras
 from tests.models.zoo_helpers import fill_random, infer, shared_folder, zero_init
 
@@ -187,7 +188,7 @@ def test_saved_model_loads_with_safe_mode(tmp_path):
     path = str(tmp_path / "davit.keras")
     model.save(path)
     with zero_init():
-        loaded = keras.models.load_model(path, safe_mode=True, compile=False)
+        loaded = saving.load_model(path, safe_mode=True, compile=False)  # keras.models.load_model's path (test_saving)
     x = np.random.default_rng(1).normal(size=(1, 64, 64, 3)).astype("float32")
     np.testing.assert_allclose(infer(loaded, x), infer(model, x), rtol=1e-5, atol=1e-6)
     assert {"BatchReshape", "Split", "MatMul"} <= {type(layer).__name__ for layer in loaded.layers}
