@@ -4,9 +4,7 @@
 #   Keras 3 on TensorFlow (every test but the Keras 2 ones), in two parts: the model zoo
 #     (tests/models and the registry sweep) and everything else
 #   Keras 2 via tf-keras, TF_USE_LEGACY_KERAS=1 (tests marked every_runtime, keras2, legacy_only)
-#   Keras 3 on JAX, KERAS_BACKEND=jax (tests marked every_runtime), with XLA's CPU backend
-#     optimisation off: the tests' tensors are tiny and compiling each operation was most of
-#     that run (docs/testing.md); the results are the same computations
+#   Keras 3 on JAX, KERAS_BACKEND=jax (tests marked every_runtime)
 # A plain `pytest` is the fast tier instead (see tests/conftest.py and CONTRIBUTING.md).
 #
 # KERASCNN_TEST_JOBS (default 3): how many of these four jobs run at once; each starts as soon
@@ -28,8 +26,8 @@ not_zoo=(tests --ignore=tests/models --ignore=tests/test_registry.py)
 tensorflow="KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=0"
 # one job a line: label | runtime variables | what pytest collects (longest first)
 labels=("keras3 / tensorflow (all but the zoo)" "keras2 / tf-keras" "keras3 / jax" "keras3 / tensorflow (zoo)")
-jax="KERAS_BACKEND=jax TF_USE_LEGACY_KERAS=0 XLA_FLAGS=--xla_backend_optimization_level=0"
-runtimes=("$tensorflow" "KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=1" "$jax" "$tensorflow")
+runtimes=("$tensorflow" "KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=1" "KERAS_BACKEND=jax TF_USE_LEGACY_KERAS=0"
+          "$tensorflow")
 selections=("${not_zoo[*]}" "tests" "tests" "${zoo[*]}")
 count=${#labels[@]}
 
