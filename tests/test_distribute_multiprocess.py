@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import pytest
 
+from kerascnn import saving
 from kerascnn.commands.launch import free_ports
 
 pytestmark = pytest.mark.full  # several Python processes per test
@@ -85,7 +86,7 @@ def _saved_arrays(path):
             arrays[name] = item[()]
 
     with zipfile.ZipFile(path) as archive:
-        contents = io.BytesIO(archive.read("model.weights.h5"))
+        contents = io.BytesIO(archive.read(saving.WEIGHTS))
     with h5py.File(contents, "r") as weights:
         weights.visititems(keep)
     return arrays
