@@ -98,6 +98,19 @@ def pytest_report_header(config):
     return f"kerascnn runtime: {runtime.describe()}; test tier: {tier}"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def numpy_initial_weights_on_jax():
+    """On JAX, Keras' initializers draw with NumPy (``tests.models.zoo_helpers.numpy_initializers``):
+    the same distributions and seeds without compiling a draw for every weight shape."""
+    if runtime.BACKEND != "jax":
+        yield
+        return
+    from tests.models.zoo_helpers import numpy_initializers  # noqa: PLC0415
+
+    with numpy_initializers():
+        yield
+
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 LOOPBACK = ("127.0.0.1", "::1", "localhost", "0.0.0.0")

@@ -56,6 +56,65 @@ def zero_init():
         yield
 
 
+class _NumpyRandom:
+    """Keras' ``random`` module as its initializers use it, drawing with NumPy instead.
+
+    The same distributions and the same seeds (an initializer's integer seed, which
+    ``keras.utils.set_random_seed`` makes repeatable, or its ``SeedGenerator``); only the
+    generator differs. Anything else is Keras' own module.
+    """
+
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def _generator(self, seed):
+        if isinstance(seed, self._module.SeedGenerator):
+            seed = np.asarray(seed.next()).tolist()
+        return np.random.default_rng(seed)
+
+    @staticmethod
+    def _cast(values, dtype):
+        import jax.numpy as jnp  # noqa: PLC0415 - JAX runtime only
+
+        return values.astype(jnp.dtype(keras.backend.standardize_dtype(dtype)))
+
+    def normal(self, shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        return self._cast(self._generator(seed).normal(mean, stddev, shape), dtype)
+
+    def uniform(self, shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+        return self._cast(self._generator(seed).uniform(minval, maxval, shape), dtype)
+
+    def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        generator = self._generator(seed)
+        values = generator.standard_normal(shape)
+        outside = np.abs(values) > 2.0  # Keras (and jax.random) cut at two standard deviations
+        while outside.any():
+            values[outside] = generator.standard_normal(int(outside.sum()))
+            outside = np.abs(values) > 2.0
+        return self._cast(mean + stddev * values, dtype)
+
+
+@contextlib.contextmanager
+def numpy_initializers():
+    """Inside, on JAX: Keras' initializers draw their random (and constant) values with NumPy.
+
+    JAX compiles a random draw, ``zeros`` and ``ones`` anew for every weight shape: building
+    a model there was mostly compiling (seconds for each new architecture; in a run of the
+    model tests, 40% of the CPU time). The JAX test run enables this for every test
+    (tests/conftest.py); the values keep Keras' distributions and seeds.
+    """
+    from keras.src.initializers import random_initializers  # noqa: PLC0415
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(random_initializers, "random", _NumpyRandom(random_initializers.random))
+        patch.setattr(keras.initializers.Zeros, "__call__", _numpy_filled(0.0))
+        patch.setattr(keras.initializers.Ones, "__call__", _numpy_filled(1.0))
+        yield
+
+
 @pytest.fixture(scope="module")
 def zero_init_module():
     """Module fixture: build every model of the module with zero initial weights."""
