@@ -39,7 +39,7 @@ import numpy as np
 
 from kerascnn import runs
 from kerascnn._keras_internals import build_training_state
-from kerascnn.callbacks import default_callbacks, read_best, read_history
+from kerascnn.callbacks import best_state_path, default_callbacks, read_best, read_history
 from kerascnn.data import SOURCES, load_data, parse_augmentation, read_images
 from kerascnn.errors import check_choice, check_fraction, check_int
 from kerascnn.deploy.fused_batchnorm import use_fused_batchnorm
@@ -309,10 +309,11 @@ def run(job: Job, recipe: dict, out, *, resume=False, overwrite=False, tensorboa
     if plan.fused_batchnorm:
         log(f"{plan.fused_batchnorm} BatchNormalization layers train through TensorFlow's fused bfloat16 kernel")
 
-    _fit_phases(job, net, dataset, recipe, directory, tensorboard, verbose, plan)
+    last_epoch = _fit_phases(job, net, dataset, recipe, directory, tensorboard, verbose, plan)
     if plan.strategy == "multiworker" and IS_KERAS3:
         keras.distribution.set_distribution(None)  # each process evaluates the whole test set locally
-    metrics = _finish(directory, dataset, recipe, net, job.title(recipe))
+    trained_is_best = _saved_at_last_epoch(directory, last_epoch, plan, since=started)
+    metrics = _finish(directory, dataset, recipe, net, job.title(recipe), trained_is_best=trained_is_best)
     metrics["seconds"] = round(time.time() - started, 2)
     directory.write_json(runs.METRICS, metrics)
     if os.path.exists(directory.file(runs.STATE)):
@@ -348,12 +349,16 @@ def _completed_phases(run) -> list:
         return []
 
 
-def _fit_phases(job, net, dataset, recipe, run, tensorboard, verbose, plan):
-    """Fit each phase not yet completed, from its backup if a kill interrupted it."""
+def _fit_phases(job, net, dataset, recipe, run, tensorboard, verbose, plan) -> int | None:
+    """Fit each phase not yet completed, from its backup if a kill interrupted it.
+
+    Returns the last epoch this call trained (None when every phase was already done).
+    """
     phases = job.phases(recipe, net)
     done = _completed_phases(run)
+    last_epoch = None
     if len(done) >= len(phases):
-        return
+        return last_epoch
     validate = dataset.validation.count > 0
     seed, batch = recipe["seed"], recipe["batch_size"]
     train_batches = dataset.train.batches(batch, shuffle=True, seed=seed, augment=job.augment(recipe))
@@ -388,12 +393,15 @@ def _fit_phases(job, net, dataset, recipe, run, tensorboard, verbose, plan):
                           epochs=first + phase.epochs, verbose=verbose, shuffle=False,
                           callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks[:-1], end, callbacks[-1]])
         _stop_if_diverged(history, run)
+        if history is not None and history.epoch:
+            last_epoch = int(history.epoch[-1])
         done = _completed_phases(run)
         if IS_KERAS3:
             # Keras 3 (3.0 to 3.15 at least): BackupAndRestore sets model._initial_epoch, and every
             # later fit() of the model starts there instead of at initial_epoch; the next phase must
             # not (tests/transfer/test_transfer_resume.py fails if this line goes or stops working)
             net._initial_epoch = None
+    return last_epoch
 
 
 def _load_phase_weights(net, previous, path):
@@ -505,9 +513,24 @@ def load_run_model(run: runs.RunDirectory):
         raise ValueError(f"cannot load {path}: {type(error).__name__}: {' '.join(str(error).split())[:150]}.{hint}") from None
 
 
-def _finish(run, dataset, recipe, net, title: str) -> dict:
-    """The run's one evaluation step: the best model (model.keras) on the test split, plots, metrics."""
-    if os.path.exists(run.file(runs.MODEL)):
+def _saved_at_last_epoch(run, last_epoch, plan, since: float) -> bool:
+    """True if this process saved model.keras at the last epoch it trained: the model in memory is
+    then the best one. Only in one process without the fused BatchNorm path (whose results differ
+    from the saved plain model's in the last bits)."""
+    best_state = best_state_path(run.file(runs.MODEL))
+    return (last_epoch is not None and plan.strategy == "none" and not plan.fused_batchnorm
+            and os.path.exists(best_state) and os.path.getmtime(best_state) >= since
+            and (read_best(run.file(runs.MODEL)) or {}).get("epoch") == last_epoch)
+
+
+def _finish(run, dataset, recipe, net, title: str, trained_is_best: bool = False) -> dict:
+    """The run's one evaluation step: the best model (model.keras) on the test split, plots, metrics.
+
+    ``trained_is_best``: ``net`` holds the weights model.keras was saved with (it saved them at
+    the last epoch it trained), so it is evaluated as it is: loading the file again would build
+    the model anew and trace its evaluation again (about 15 s for DaViT-T on two cores).
+    """
+    if os.path.exists(run.file(runs.MODEL)) and not trained_is_best:
         net = load_run_model(run)
     metrics = evaluate_model(net, dataset, recipe["batch_size"])
     rows = read_history(run.file(runs.HISTORY))

@@ -12,7 +12,7 @@ import pytest
 
 from kerascnn import runs
 from kerascnn.callbacks import BestModelCheckpoint, HistoryCSV, default_callbacks, read_history
-from kerascnn.train import evaluate, predict, train
+from kerascnn.train import evaluate, load_run_model, predict, train
 
 # also in the Keras 2 run: the training core, its callbacks and resume differ in Keras 2
 pytestmark = pytest.mark.keras2
@@ -60,6 +60,40 @@ def test_evaluate_and_predict(tiny_run, tmp_path):
     probabilities = [p for _, p in top]
     assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.0 + 1e-6
     assert all(name in [str(i) for i in range(10)] for name, _ in top)
+
+
+@pytest.mark.every_runtime
+def test_a_run_that_saved_its_last_epoch_is_evaluated_without_loading_it_again(tmp_path, monkeypatch):
+    """One epoch: model.keras is saved at the last epoch trained, so the model in memory is the
+    best one; its metrics are those of the saved file, loaded as `kerascnn evaluate` loads it."""
+    import kerascnn.train as core
+
+    loads = []
+    monkeypatch.setattr(core, "load_run_model", lambda run: loads.append(run) or load_run_model(run))
+    result = train("lenet5", "digits", out=str(tmp_path / "one"), verbose=0, log=None, **{**TINY, "epochs": 1})
+    assert loads == [] and result.metrics["best_epoch"] == 0
+    monkeypatch.undo()
+    again = evaluate(result.path, limit=48)  # model.keras, loaded
+    assert again["test_loss"] == pytest.approx(result.metrics["test_loss"], rel=1e-5)
+    assert again["test_accuracy"] == pytest.approx(result.metrics["test_accuracy"], abs=1e-6)
+
+
+def test_the_model_in_memory_is_used_only_when_it_saved_the_last_epoch(tmp_path):
+    from kerascnn.distribute import Plan
+    from kerascnn.train import _saved_at_last_epoch
+
+    run = runs.RunDirectory(tmp_path)
+    with open(run.file(runs.MODEL), "w") as handle:
+        handle.write("stands for a model file")
+    with open(run.file(runs.MODEL) + ".best.json", "w") as handle:
+        json.dump({"monitor": "val_loss", "value": 0.5, "epoch": 3}, handle)
+    started = time.time() - 5
+    assert _saved_at_last_epoch(run, 3, Plan(), since=started)
+    assert not _saved_at_last_epoch(run, 4, Plan(), since=started)  # a later epoch did not improve
+    assert not _saved_at_last_epoch(run, None, Plan(), since=started)  # nothing trained in this process
+    assert not _saved_at_last_epoch(run, 3, Plan(), since=time.time() + 5)  # saved by an earlier process
+    assert not _saved_at_last_epoch(run, 3, Plan(strategy="mirrored"), since=started)
+    assert not _saved_at_last_epoch(run, 3, Plan(fused_batchnorm=20), since=started)
 
 
 def test_same_recipe_reports_finished_run_and_other_recipe_is_refused(tiny_run):
