@@ -517,10 +517,11 @@ def _saved_at_last_epoch(run, last_epoch, plan, since: float) -> bool:
     """True if this process saved model.keras at the last epoch it trained: the model in memory is
     then the best one. Only in one process without the fused BatchNorm path (whose results differ
     from the saved plain model's in the last bits)."""
-    best_state = best_state_path(run.file(runs.MODEL))
-    return (last_epoch is not None and plan.strategy == "none" and not plan.fused_batchnorm
-            and os.path.exists(best_state) and os.path.getmtime(best_state) >= since
-            and (read_best(run.file(runs.MODEL)) or {}).get("epoch") == last_epoch)
+    if last_epoch is None or plan.strategy != "none" or plan.fused_batchnorm:
+        return False
+    best = read_best(run.file(runs.MODEL))  # None when model.keras or its record is missing
+    return (best is not None and best["epoch"] == last_epoch
+            and os.path.getmtime(best_state_path(run.file(runs.MODEL))) >= since)
 
 
 def _finish(run, dataset, recipe, net, title: str, trained_is_best: bool = False) -> dict:

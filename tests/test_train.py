@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kerascnn import runs
-from kerascnn.callbacks import BestModelCheckpoint, HistoryCSV, default_callbacks, read_history
+from kerascnn.callbacks import BestModelCheckpoint, HistoryCSV, best_state_path, default_callbacks, read_history
 from kerascnn.train import evaluate, load_run_model, predict, train
 
 # also in the Keras 2 run: the training core, its callbacks and resume differ in Keras 2
@@ -85,7 +85,7 @@ def test_the_model_in_memory_is_used_only_when_it_saved_the_last_epoch(tmp_path)
     run = runs.RunDirectory(tmp_path)
     with open(run.file(runs.MODEL), "w") as handle:
         handle.write("stands for a model file")
-    with open(run.file(runs.MODEL) + ".best.json", "w") as handle:
+    with open(best_state_path(run.file(runs.MODEL)), "w") as handle:
         json.dump({"monitor": "val_loss", "value": 0.5, "epoch": 3}, handle)
     started = time.time() - 5
     assert _saved_at_last_epoch(run, 3, Plan(), since=started)

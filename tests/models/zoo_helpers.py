@@ -36,6 +36,12 @@ def _numpy_filled(value):
     return call
 
 
+def _numpy_constants(patch):
+    """``zeros`` and ``ones`` initial values as NumPy arrays (JAX compiles ``jnp.zeros`` per shape)."""
+    patch.setattr(keras.initializers.Zeros, "__call__", _numpy_filled(0.0))
+    patch.setattr(keras.initializers.Ones, "__call__", _numpy_filled(1.0))
+
+
 @contextlib.contextmanager
 def zero_init():
     """Inside: every VarianceScaling initializer (glorot_uniform, he_normal...) gives zeros.
@@ -49,8 +55,7 @@ def zero_init():
     with pytest.MonkeyPatch.context() as patch:
         if BACKEND == "jax":
             patch.setattr(keras.initializers.VarianceScaling, "__call__", _numpy_filled(0.0))
-            patch.setattr(keras.initializers.Zeros, "__call__", _numpy_filled(0.0))
-            patch.setattr(keras.initializers.Ones, "__call__", _numpy_filled(1.0))
+            _numpy_constants(patch)
         else:
             patch.setattr(keras.initializers.VarianceScaling, "__call__", _zeros)
         yield
@@ -110,8 +115,7 @@ def numpy_initializers():
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(random_initializers, "random", _NumpyRandom(random_initializers.random))
-        patch.setattr(keras.initializers.Zeros, "__call__", _numpy_filled(0.0))
-        patch.setattr(keras.initializers.Ones, "__call__", _numpy_filled(1.0))
+        _numpy_constants(patch)
         yield
 
 
