@@ -18,7 +18,13 @@ doctests, fast, run every module's examples).
 runtimes. Tests that do not run are *deselected* (not skipped), by their markers:
 
 * ``every_runtime``: builders, layers and the code with a runtime-specific path (the training
-  core, export, precision, the graph adapter, heatmaps): run in all three runtimes;
+  core, export, precision, the graph adapter, heatmaps): run in all three runtimes. A family's
+  *architecture facts* (counts and layer names against keras.applications, torchvision or a
+  paper, output sizes, MACs) are left to the Keras 3 / TensorFlow run: they follow from the
+  builder's own code, the same in every runtime, while what a runtime could change is still
+  checked in each: every registered model builds with its card's parameter count
+  (tests/test_registry.py) and runs at an odd input size (tests/models/test_contract.py), and
+  pretrained weights load with identical outputs;
 * ``keras2``: also in the Keras 2 run (code with a Keras 2 branch that ``every_runtime`` tests
   do not reach: data, analysis, surgery, training, serialization); not on JAX;
 * ``legacy_only``: needs Keras 2 (tf-keras), e.g. kecam backbones: the Keras 2 run only;

@@ -17,6 +17,9 @@
 set -u
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2 PYTHONHASHSEED=0
+# the first process to import a module caches its bytecode (and pytest its rewritten tests) for the
+# dozens of processes after it, where the machine sets PYTHONDONTWRITEBYTECODE (ours do)
+unset PYTHONDONTWRITEBYTECODE
 python=${PYTHON:-python}
 jobs=${KERASCNN_TEST_JOBS:-3}
 

@@ -28,6 +28,7 @@ def sides(model, name):
     return tuple(model.get_layer(name).output.shape[1:3])
 
 
+@pytest.mark.one_runtime  # an architecture fact: Keras 3 / TensorFlow (tests/conftest.py)
 def test_alexnet_one_tower_count_layout_and_maps():
     model = kerascnn.build("alexnet")
     # REFERENCES.md: AlexNet one-tower 96-256-384-384-256 build, 62,378,344 (osmr/imgclsmob)
@@ -43,6 +44,7 @@ def test_alexnet_one_tower_count_layout_and_maps():
     assert model.get_layer("fc6_dropout").rate == pytest.approx(0.5)
 
 
+@pytest.mark.one_runtime  # an architecture fact: Keras 3 / TensorFlow (tests/conftest.py)
 def test_alexnet_torchvision_variant():
     model = kerascnn.alexnet(variant="torchvision", compile=False)
     # REFERENCES.md, torchvision table: alexnet (64-filter one-tower) 61,100,840
@@ -54,6 +56,7 @@ def test_alexnet_torchvision_variant():
     assert sides(model, "conv1") == (55, 55) and sides(model, "pool5") == (6, 6)
 
 
+@pytest.mark.one_runtime  # an architecture fact: Keras 3 / TensorFlow (tests/conftest.py)
 def test_zfnet_count_is_the_fig3_model():
     model = kerascnn.build("zfnet")
     # REFERENCES.md: ZFNet 62,357,608 (osmr/imgclsmob zfnet). The figure is AlexNet's one-tower
@@ -70,6 +73,7 @@ def test_zfnet_count_is_the_fig3_model():
         (110, 110), (55, 55), (26, 26), (13, 13), (13, 13), (6, 6)]
 
 
+@pytest.mark.one_runtime  # an architecture fact: Keras 3 / TensorFlow (tests/conftest.py)
 def test_zfnet_b_has_the_512_1024_512_widths():
     model = kerascnn.zfnet(variant="b", compile=False)
     # conv3-5 512-1024-512, so 6x6x512 into fc6; osmr/imgclsmob's zfnetb test asserts 107,627,624
@@ -94,6 +98,7 @@ def test_alexnet_mini_count_and_forward_pass():
 SMALL = {"fc_units": (8, 8), "num_classes": 10, "compile": False}
 
 
+@pytest.mark.one_runtime  # an architecture fact: Keras 3 / TensorFlow (tests/conftest.py)
 @pytest.mark.parametrize("name, kwargs, shape, pool5", [
     ("alexnet", {}, (227, 227, 3), (6, 6)),
     # the paper's 224: (224 - 11) // 4 + 1 = 54 -> 26 -> 12 -> 5, so fc6 would see 5x5

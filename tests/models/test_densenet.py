@@ -91,7 +91,6 @@ def figures():
     return get
 
 
-@every_runtime
 @pytest.mark.parametrize("depth", DEPTHS)
 def test_counts_equal_keras_applications_and_torchvision(figures, depth):
     facts = figures(depth)
@@ -106,7 +105,6 @@ def test_counts_equal_keras_applications_and_torchvision(figures, depth):
     assert facts["layers"][0] == facts["layers"][1]
 
 
-@every_runtime
 @pytest.mark.parametrize("depth", DEPTHS)
 def test_macs_within_half_a_percent_of_torchvision(figures, depth):
     cost = figures(depth)["macs"]
@@ -154,7 +152,6 @@ def test_public_blocks():
         densenet(blocks=(6, 12, 24))
 
 
-@every_runtime
 def test_minimum_input_size():
     assert kerascnn.model_card("densenet121").min_input_size == (29, 29)
     build = lambda shape: kerascnn.densenet121(input_shape=shape, include_top=False, compile=False)  # noqa: E731

@@ -187,7 +187,6 @@ def test_batch_norm_variant():
     assert out.shape == (2, 1000) and np.isfinite(out).all()
 
 
-@every_runtime
 def test_torchvision_variant_matches_references():
     with zero_init():
         model = kerascnn.googlenet(variant="torchvision", compile=False)
@@ -222,7 +221,6 @@ SIZES = [
 ]
 
 
-@every_runtime
 @pytest.mark.parametrize("kwargs, shape, final", SIZES)
 def test_input_sizes(kwargs, shape, final):
     with zero_init():  # shapes only; Keras' random draws compile for every new weight shape on JAX

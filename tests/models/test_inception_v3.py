@@ -96,7 +96,6 @@ def test_copy_in_order_refuses_another_layout(applications):
     np.testing.assert_array_equal(other.get_weights()[0], before)
 
 
-@every_runtime
 def test_torchvision_count_by_arithmetic(with_aux):
     # torchvision's BatchNorm has a gamma per channel, keras.applications' none (scale=False):
     # torchvision's count = our trainable count + one gamma per BatchNorm channel.

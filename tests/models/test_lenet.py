@@ -16,6 +16,7 @@ def test_lenet5_count_and_layout():
         "c1_conv", "s2_pool", "c3_conv", "s4_pool", "c5_conv", "flatten", "f6_dense", "predictions"]
 
 
+@pytest.mark.one_runtime  # an architecture fact: Keras 3 / TensorFlow (tests/conftest.py)
 @pytest.mark.parametrize("shape, c5", [((32, 32, 1), 1), ((36, 40, 1), 2 * 3), ((64, 64, 3), 9 * 9)])
 def test_lenet5_input_sizes(shape, c5):
     model = kerascnn.lenet5(input_shape=shape, compile=False)

@@ -73,7 +73,6 @@ def built(name, application, **kwargs):
     return ours, theirs
 
 
-@every_runtime
 @pytest.mark.parametrize("name, application, kwargs", [
     ("mobilenet", "MobileNet", {}),
     ("mobilenet", "MobileNet", {"alpha": 0.25}),
@@ -150,7 +149,6 @@ def test_public_blocks():
     assert make_divisible(24 * 0.35) == 8 and make_divisible(320 * 1.3) == 416
 
 
-@every_runtime
 def test_input_sizes():
     assert kerascnn.model_card("mobilenet").min_input_size == (31, 31)
     assert kerascnn.model_card("mobilenet_v2").min_input_size == (1, 1)

@@ -90,7 +90,6 @@ def test_recomputation_agrees_with_the_references():
 NAMES = [f"{prefix}resnet{depth}" for prefix in ("", "se_") for depth in STAGES]
 
 
-@every_runtime
 @pytest.mark.parametrize("name", sweep(NAMES, keep=("resnet50",)))  # 50: the first bottleneck
 def test_counts_layout_and_forward_pass(name):
     depth = int(name.rsplit("resnet", 1)[1])
@@ -130,7 +129,6 @@ def halvings(side, times=5):
 SIZES = [(224, 224, 3), (32, 32, 3), (37, 90, 3), (1, 1, 3), (1, 5, 1)]
 
 
-@every_runtime
 @pytest.mark.parametrize("shape", SIZES)
 def test_resnet18_input_sizes(shape):
     model = kerascnn.resnet18(input_shape=shape, num_classes=7, compile=False)
@@ -156,7 +154,6 @@ def test_minimum_input_size_is_one_pixel():
         kerascnn.resnet18(input_shape=(32, 32))
 
 
-@every_runtime
 def test_resnet50_stride_placement_v1_and_v15():
     model = kerascnn.resnet50(input_shape=(32, 32, 3), stride_in="v1.5", include_top=False, compile=False)
     for stage in (3, 4, 5):

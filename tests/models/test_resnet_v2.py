@@ -78,7 +78,6 @@ def built():
     return get
 
 
-@every_runtime
 @pytest.mark.parametrize("depth", [18, 34])
 def test_basic_variant_counts(depth):
     with zero_init():
@@ -88,7 +87,6 @@ def test_basic_variant_counts(depth):
     assert counts(model)[2] == 2 * structure(depth)[0]
 
 
-@every_runtime
 @pytest.mark.parametrize("depth", sweep([f"resnet{d}v2" for d in (50, 101, 152)], values=[50, 101, 152]))
 def test_counts_and_layers_equal_keras_applications(built, depth):
     name = f"resnet{depth}v2"
@@ -108,7 +106,6 @@ def test_counts_and_layers_equal_keras_applications(built, depth):
     assert weighted(model) == weighted(reference)  # same names, classes, shapes, in the same order
 
 
-@every_runtime
 def test_stride_in_the_last_block_of_conv2_to_conv4(built):
     model = built("resnet50v2")
     for stage, blocks in zip((2, 3, 4, 5), BOTTLENECK[50]):
@@ -121,7 +118,6 @@ def test_stride_in_the_last_block_of_conv2_to_conv4(built):
     assert not any(isinstance(l, keras.layers.BatchNormalization) for l in model.layers[:4])  # no stem BN
 
 
-@every_runtime
 def test_basic_variants_downsample_in_the_first_block(built):
     model = built("resnet18v2")
     for stage in (3, 4, 5):
@@ -138,7 +134,6 @@ def halvings(side, times=5):
     return side
 
 
-@every_runtime
 @pytest.mark.parametrize("shape", [(32, 32, 3), (37, 90, 3), (1, 1, 1)])
 def test_output_sizes_any_side_down_to_one_pixel(shape):
     with zero_init():
@@ -165,7 +160,6 @@ def test_output_sizes_and_receptive_field_of_resnet50v2(built):
     assert fields["conv5_block3_3_conv"].jump == (32, 32)
 
 
-@every_runtime
 def test_macs_equal_keras_applications_resnet50v2(built):
     with zero_init():
         theirs = keras.applications.ResNet50V2(weights=None)

@@ -51,7 +51,6 @@ def bn_channels(name):
     return total
 
 
-@every_runtime
 @pytest.mark.parametrize("name", sweep(list(TORCHVISION)))
 def test_counts_macs_and_layout_equal_torchvision(name):
     depth, groups, width_per_group, torch_count, gmacs = TORCHVISION[name]
@@ -91,7 +90,6 @@ def test_resnext_block_widths_and_refusals():
         resnext_block(x, 64, cardinality=0)
 
 
-@every_runtime
 def test_cardinality_and_width_are_arguments():
     with zero_init():
         model = kerascnn.resnext50_32x4d(input_shape=(32, 32, 3), cardinality=8, base_width=16,
@@ -106,7 +104,6 @@ def halvings(side, times=5):
     return side
 
 
-@every_runtime
 @pytest.mark.parametrize("shape", [(32, 32, 3), (37, 90, 1), (1, 1, 3)])
 def test_output_sizes_any_side_down_to_one_pixel(shape):
     with zero_init():

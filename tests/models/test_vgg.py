@@ -58,6 +58,7 @@ def vgg16(zero_init_module):  # noqa: F811 - pytest fixture argument
     return kerascnn.build("vgg16")
 
 
+@pytest.mark.one_runtime  # an architecture fact: Keras 3 / TensorFlow (tests/conftest.py)
 @pytest.mark.parametrize("name", sorted(set(REFERENCE_TOTALS) - {"vgg16"}))
 def test_exact_counts(name):
     depth, batch_norm = int(name[3:5]), name.endswith("_bn")
@@ -140,6 +141,7 @@ def test_imagenet_configurations_that_cannot_fit(kwargs, message):
         builder(weights="imagenet", **kwargs)  # raised before any layer is built
 
 
+@pytest.mark.one_runtime  # an architecture fact: Keras 3 / TensorFlow (tests/conftest.py)
 @pytest.mark.parametrize("shape, grid", [
     ((32, 32, 3), (1, 1)), ((48, 80, 3), (1, 2)), ((224, 224, 3), (7, 7)), ((100, 64, 1), (3, 2)),
 ])
