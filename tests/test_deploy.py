@@ -122,6 +122,7 @@ def digits_model():
     return model, test_x, data.test.y
 
 
+@pytest.mark.slow  # trains LeNet-5 for 8 epochs first; test_optimize_folds_and_casts... checks the casts fast
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_optimized_model_agrees_with_float32_on_the_digits(digits_model, precision):
     model, images, labels = digits_model

@@ -70,7 +70,12 @@ RUNNERS = {"keras": run_keras, "savedmodel": run_savedmodel, "onnx": run_onnx, "
 ONNX_ON_JAX = BACKEND == "jax"  # jax2onnx is not in the extra (see kerascnn.deploy.exporter)
 
 
-@pytest.mark.parametrize("format", list(FORMATS))
+#: The converters' round trips (11-13 s each) run in the full tier; .keras and SavedModel stay in the fast one.
+CONVERTED = {"onnx", "litert"}
+
+
+@pytest.mark.parametrize("format", [pytest.param(name, marks=(pytest.mark.slow,) if name in CONVERTED else ())
+                                    for name in FORMATS])
 def test_round_trip_in_its_own_runtime(case, tmp_path, format):
     model, folded, images, expected = case
     path = os.path.join(tmp_path, "out", "model" + (FORMATS[format] or "_saved"))

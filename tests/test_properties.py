@@ -282,7 +282,7 @@ def test_resnet(shape, depth, se, stride_in, **common):
     check(builder, kw, (resnet_side(shape[0]), resnet_side(shape[1])), channels, 1000, bad)
 
 
-
+@pytest.mark.slow  # the deepest model: the same blocks as the sampled depths, more times
 def test_resnet152_at_a_small_input():
     """The deepest family member once (hypothesis above samples 18/34/50): 20x36 -> 1x2 x 2048."""
     kw = dict(input_shape=(20, 36, 3), num_classes=None, include_top=False, pooling=None,

@@ -11,15 +11,16 @@ file holds) through ``safe_mode`` and compares the rebuilt layers: the part that
 between models, at a fraction of the time (writing and reading weights is Keras' own path,
 the same for every model; ResNet-152's weights alone are 240 MB).
 
-* Keras 3 on TensorFlow: the smallest model of each kind (``tiers.representatives``) round-trips
-  whole; every other model, its architecture (full tier).
-* Keras 2 (tf-keras): the whole round trip for the representatives that hold kerascnn's own
-  layers, and LeNet-5; the architecture of the other representatives.
+In both TensorFlow runtimes (Keras 3 and Keras 2), the same rule: a whole round trip for the
+smallest model of each family with kerascnn's own layer classes (a test fails if one is missing),
+LeNet-5 (the smallest) and ResNet-18 (the smallest with BatchNorm, whose moving statistics are
+weights outside the trainable ones); the architecture round trip for every other model: all of
+them in Keras 3 / TensorFlow (full tier), the smallest of each kind in Keras 2 too.
 
-The fast tier (a plain ``pytest``) leaves the six longest whole round trips (``LONG``) to the
-full tier. Models are built at their smallest input with 3 classes (and narrow fully
-connected layers where the builder has them) so the files stay small; the code path is the
-same.
+The fast tier (a plain ``pytest``) leaves the longest whole round trip (``LONG``, DaViT-T) to the
+full tier; DaViT's own safe_mode round trip (tests/models/test_davit.py) stays fast. Models are
+built at their smallest input with 3 classes (and narrow fully connected layers where the builder
+has them) so the files stay small; the code path is the same.
 """
 
 import inspect
@@ -39,19 +40,17 @@ pytestmark = [pytest.mark.tensorflow_only, pytest.mark.keras2]  # both TensorFlo
 
 MODELS = kerascnn.list_models()
 REPRESENTATIVES = sorted(representatives(MODELS))
-#: In Keras 2, the representatives that round-trip whole: those with kerascnn's own layer classes
-#: (checked by test_model_round_trips_safely) and the smallest model.
-KERAS2_WHOLE = {"lenet5", "googlenet", "davit_t"}
-#: The representatives with the longest whole round trips (6-11 s each on one fast-tier worker): full tier.
-#: Their kinds stay in the fast tier through tests/models (DaViT's own safe_mode round trip among them).
-LONG = {"densenet121", "inception_v3", "davit_t", "wide_resnet50_2", "resnext50_32x4d", "xception"}
-WHOLE = [pytest.param(name, marks=(() if name in KERAS2_WHOLE else (pytest.mark.keras3_only,))
-                      + ((pytest.mark.slow,) if name in LONG else ()))
-         for name in REPRESENTATIVES]
+#: Whole round trips: the smallest model of each family with kerascnn's own layer classes
+#: (only_safe_layers checks that none is missing), the smallest model, the smallest with BatchNorm.
+WHOLE = {"lenet5", "resnet18", "googlenet", "davit_t"}
+WHOLE_FAMILIES = {kerascnn.model_card(name).family for name in WHOLE}
+#: The longest whole round trip (up to half a minute): full tier. DaViT's own safe_mode round trip
+#: (tests/models/test_davit.py) stays in the fast tier.
+LONG = {"davit_t"}
 # the larger models of each kind repeat their representative's layers: full tier, one runtime
-ARCHITECTURE = [pytest.param(name, marks=(pytest.mark.slow, pytest.mark.one_runtime)) for name in MODELS
-                if name not in REPRESENTATIVES] + [
-    pytest.param(name, marks=pytest.mark.legacy_only) for name in REPRESENTATIVES if name not in KERAS2_WHOLE]
+LARGER = (pytest.mark.slow, pytest.mark.one_runtime)
+ARCHITECTURE = [pytest.param(name, marks=() if name in REPRESENTATIVES else LARGER)
+                for name in MODELS if name not in WHOLE]
 
 
 def small_kwargs(name):
@@ -71,18 +70,21 @@ def predict(model, batch):
     return [np.asarray(o) for o in outputs]
 
 
-def no_lambda_layers(model):
+def only_safe_layers(name, model):
+    """No Lambda layers; kerascnn's own layer classes only in families whose weights round-trip too."""
     assert not [l.name for l in all_layers(model) if type(l).__name__ == "Lambda"], "Lambda layers are unsafe"
+    own = {type(layer).__name__ for layer in all_layers(model) if type(layer).__module__.startswith("kerascnn")}
+    family = kerascnn.model_card(name).family
+    assert not own or family in WHOLE_FAMILIES, f"{name} holds {own}: add its family's smallest model to WHOLE"
 
 
-@pytest.mark.parametrize("name", WHOLE)
+@pytest.mark.parametrize("name", [pytest.param(name, marks=(pytest.mark.slow,) if name in LONG else ())
+                                  for name in sorted(WHOLE)])
 def test_model_round_trips_safely(name, tmp_path):
     kwargs = small_kwargs(name)
     with zero_init():  # random weights by NumPy: Keras' initializers are most of a big model's build time
         model = fill_random(kerascnn.build(name, **kwargs))
-    no_lambda_layers(model)
-    own = {type(layer).__name__ for layer in all_layers(model) if type(layer).__module__.startswith("kerascnn")}
-    assert not own or name in KERAS2_WHOLE, f"{name} holds {own}: add it to KERAS2_WHOLE"
+    only_safe_layers(name, model)
     batch = np.random.default_rng(0).uniform(0, 1, size=(2, *kwargs["input_shape"])).astype("float32")
     expected = predict(model, batch)
 
@@ -111,7 +113,7 @@ def layout(model):
 def test_architecture_round_trips_safely(name):
     with zero_init():
         model = kerascnn.build(name, compile=False, **small_kwargs(name))
-    no_lambda_layers(model)
+    only_safe_layers(name, model)
     text = json.dumps(keras.saving.serialize_keras_object(model))  # what model.json in a .keras file holds
     with zero_init():
         loaded = keras.saving.deserialize_keras_object(json.loads(text), safe_mode=True)

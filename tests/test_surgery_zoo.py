@@ -35,10 +35,16 @@ ON_JAX = {"resnet18", "vgg11_bn"}
 EVERY_RUNTIME = {"resnet18", "resnet50", "se_resnet18", "vgg11_bn", "googlenet"}
 
 
+#: ... and, with ResNeXt's grouped convolutions, the fast tier; the others in the full tier.
+FAST = EVERY_RUNTIME | {"resnext50_32x4d"}
+
+
 def _case(name, options):
     marks = [pytest.mark.every_runtime] if name in ON_JAX and not options else []
     if name not in EVERY_RUNTIME:  # more of the same blocks: the Keras 3 / TensorFlow run checks them
         marks.append(pytest.mark.keras3_only)
+    if name not in FAST:
+        marks.append(pytest.mark.slow)
     label = name + "".join(f"-{k}={v}" for k, v in options.items())
     return pytest.param(name, options, id=label, marks=marks)
 

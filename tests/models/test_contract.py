@@ -8,6 +8,8 @@ activation (``test_application_classifier_activation``); ``input_tensor`` makes 
 source the model's input. Where the architecture cannot (a top that flattens needs a fixed
 size), the error must say so. Parametrized over ``list_models()``, so families registered
 later are covered without editing this file; zero initial weights keep the builds cheap.
+Each model is built twice: its features (``input_tensor``, any size, 4 channels, ``pooling``
+in one build) and its top.
 """
 
 import numpy as np
@@ -31,27 +33,40 @@ def _side(name) -> int:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_features_take_any_size_any_channels_pooling_and_input_tensor(name):
+def test_features_take_an_input_tensor_of_any_size_and_channels_and_pool(name):
+    """One build checks four arguments of every model: ``input_tensor`` (its source becomes the
+    model's input), None height and width, 4 channels, and ``pooling="max"`` (the feature map's
+    depth as a vector). ``pooling`` None and "avg" are the same shared code (base.pool_features):
+    test_pooling_gives_the_map_or_a_vector checks them on one model."""
     side = _side(name)
+
+    def features_on(shape):
+        image = keras.Input(shape, name="image")
+        scaled = keras.layers.Rescaling(1 / 255.0, name="scale")(image)
+        return image, kerascnn.build(name, input_tensor=scaled, include_top=False, pooling="max", compile=False)
+
     try:
-        features = kerascnn.build(name, input_shape=(None, None, 4), include_top=False, compile=False)
+        image, pooled = features_on((None, None, 4))
     except ValueError as error:  # an architecture that needs a fixed size must say so
         assert "input_shape" in str(error) and "fixed" in str(error), error
-        features = kerascnn.build(name, input_shape=(side, side, 4), include_top=False, compile=False)
+        image, pooled = features_on((side, side, 4))
+        feature_map = tuple(pooled.get_layer("max_pool").input.shape)
     else:
-        assert tuple(features.output.shape)[:3] == (None, None, None)
-        out = infer(features, np.zeros((1, side + 5, side, 4), "float32"))  # any size, once called
-        assert out.shape[0] == 1 and out.shape[3] == features.output.shape[3]
-    shape = tuple(features.output.shape)
-    assert len(shape) == 4 and shape[3], shape
-    depth = shape[3]
-
-    image = keras.Input((side, side, 1), name="image")
-    scaled = keras.layers.Rescaling(1 / 255.0, name="scale")(image)
-    pooled = kerascnn.build(name, input_tensor=scaled, include_top=False, pooling="max", compile=False)
-    assert tuple(pooled.output.shape) == (None, depth)
+        feature_map = tuple(pooled.get_layer("max_pool").input.shape)
+        assert feature_map[:3] == (None, None, None)
+        out = infer(pooled, np.zeros((1, side + 5, side, 4), "float32"))  # any size, once called
+        assert out.shape == (1, feature_map[3])
+    assert len(feature_map) == 4 and feature_map[3], feature_map
+    assert tuple(pooled.output.shape) == (None, feature_map[3])
     assert len(pooled.inputs) == 1 and pooled.inputs[0] is image  # the tensor's source is the input
     assert pooled.get_layer("scale") is not None
+
+
+def test_pooling_gives_the_map_or_a_vector():
+    # ResNet-18's features end in 512 channels (conv5_x of Table 1 in He et al., 2015)
+    for pooling, shape in ((None, (None, None, None, 512)), ("avg", (None, 512)), ("max", (None, 512))):
+        model = kerascnn.resnet18(input_shape=(None, None, 3), include_top=False, pooling=pooling, compile=False)
+        assert tuple(model.output.shape) == shape, pooling
 
 
 @pytest.mark.parametrize("name", NAMES)
