@@ -8,7 +8,8 @@ pyproject.toml). ``tests/run_all.sh`` (the README's test command, run by ``.ci/r
 * ``full`` when it starts Python processes that import TensorFlow or trains for long:
   SIGKILL and subprocess tests, multi-process training, notebooks, the docs build;
 * ``slow`` when it builds large models or more variants of blocks a fast test already
-  builds; for a sweep over models, ``tiers.sweep(names)`` keeps the smallest of each kind fast.
+  builds, or is a costlier second check of code a fast test covers (the ONNX export); for a
+  sweep over models, ``tiers.sweep(names)`` keeps the smallest of each kind fast.
 
 Everything else stays in the fast tier, so that every module keeps a quick check (and the
 doctests, fast, run every module's examples).

@@ -33,9 +33,7 @@ if "googlenet" in MODELS:
 ON_JAX = {"resnet18", "vgg11_bn"}
 #: One of each block kind (basic, bottleneck, SE, VGG-BN, inception-BN) runs in Keras 2 too.
 EVERY_RUNTIME = {"resnet18", "resnet50", "se_resnet18", "vgg11_bn", "googlenet"}
-
-
-#: ... and, with ResNeXt's grouped convolutions, the fast tier; the others in the full tier.
+#: The fast tier folds those and ResNeXt's grouped convolutions; the other models run in the full tier.
 FAST = EVERY_RUNTIME | {"resnext50_32x4d"}
 
 
