@@ -49,7 +49,14 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kerascnn import runtime  # noqa: E402 - after the logging switch
+
+def _runtime():
+    """kerascnn.runtime, imported (with Keras and its backend) on first use: in the test processes,
+    not in pytest-xdist's controller, which only hands out tests and would spend ~12 s of CPU
+    importing TensorFlow while the workers start."""
+    from kerascnn import runtime  # noqa: PLC0415 - after the logging switch, and only where needed
+
+    return runtime
 
 
 def pytest_configure(config):
@@ -72,6 +79,7 @@ def _check_markers(item) -> None:
 
 
 def _applies(item) -> bool:
+    runtime = _runtime()
     marked = {name for name in ("one_runtime", "keras3_only", "legacy_only", "tensorflow_only", "every_runtime",
                                 "keras2") if item.get_closest_marker(name)}
     if "keras3_only" in marked and not runtime.IS_KERAS3:
@@ -102,14 +110,17 @@ def pytest_collection_modifyitems(config, items):
 def pytest_report_header(config):
     tier = "fast (tests/run_all.sh runs the full one)" if config.option.markexpr == "not full and not slow" else (
         f"-m {config.option.markexpr!r}" if config.option.markexpr else "full")
-    return f"kerascnn runtime: {runtime.describe()}; test tier: {tier}"
+    if getattr(config.option, "numprocesses", None):  # pytest-xdist's controller: the workers import Keras
+        chosen = ", ".join(f"{name}={os.environ.get(name) or 'unset'}" for name in ("KERAS_BACKEND", "TF_USE_LEGACY_KERAS"))
+        return f"kerascnn runtime: as {chosen} choose, in each worker; test tier: {tier}"
+    return f"kerascnn runtime: {_runtime().describe()}; test tier: {tier}"
 
 
 @pytest.fixture(autouse=True, scope="session")
 def numpy_initial_weights_on_jax():
     """On JAX, Keras' initializers draw with NumPy (``tests.models.zoo_helpers.numpy_initializers``):
     the same distributions and seeds without compiling a draw for every weight shape."""
-    if runtime.BACKEND != "jax":
+    if _runtime().BACKEND != "jax":
         yield
         return
     from tests.models.zoo_helpers import numpy_initializers  # noqa: PLC0415
