@@ -111,7 +111,8 @@ def pytest_report_header(config):
     tier = "fast (tests/run_all.sh runs the full one)" if config.option.markexpr == "not full and not slow" else (
         f"-m {config.option.markexpr!r}" if config.option.markexpr else "full")
     if getattr(config.option, "numprocesses", None):  # pytest-xdist's controller: the workers import Keras
-        chosen = ", ".join(f"{name}={os.environ.get(name) or 'unset'}" for name in ("KERAS_BACKEND", "TF_USE_LEGACY_KERAS"))
+        chosen = ", ".join(f"{name}={os.environ.get(name) or 'unset'}"
+                           for name in ("KERAS_BACKEND", "TF_USE_LEGACY_KERAS"))
         return f"kerascnn runtime: as {chosen} choose, in each worker; test tier: {tier}"
     return f"kerascnn runtime: {_runtime().describe()}; test tier: {tier}"
 
