@@ -186,7 +186,7 @@ def test_inception_3a_matches_the_paper():
 
 
 def test_vgg16_matches_torchvision(vgg16):
-    # REFERENCES.md, torchvision vgg16 _ops 15.470 GMACs (within 0.5%)
+    # docs/references.md, torchvision vgg16 _ops 15.470 GMACs (within 0.5%)
     assert analysis.macs(vgg16).giga == pytest.approx(15.470, rel=0.005)
 
 

@@ -21,7 +21,7 @@ def davit_t():
 def test_davit_t_macs(davit_t):
     cost = analysis.macs(davit_t)
     assert cost.unknown == []  # TFOpLambda matmul/reshape/transpose/split/multiply all known
-    # REFERENCES.md: kecam DaViT_T 4.56 G (kecam's own count); the DaViT paper reports 4.5 G
+    # docs/references.md: kecam DaViT_T 4.56 G (kecam's own count); the DaViT paper reports 4.5 G
     assert cost.giga == pytest.approx(4.56, rel=0.015)
     assert round(cost.giga, 1) == 4.5
     kinds = {layer.class_name for layer in cost.layers if layer.count}
@@ -30,7 +30,7 @@ def test_davit_t_macs(davit_t):
 
 def test_davit_t_summary_and_fields(davit_t):
     table = analysis.summary(davit_t)
-    assert table.total_params == 28_360_168  # REFERENCES.md: 28.36M with the 1000-class head
+    assert table.total_params == 28_360_168  # docs/references.md: 28.36M with the 1000-class head
     fields = analysis.receptive_field(davit_t)
     assert fields["stem_conv"].size == (7, 7) and fields["stem_conv"].jump == (4, 4)
     assert fields["avg_pool"].covers_input

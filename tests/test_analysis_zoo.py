@@ -1,6 +1,6 @@
 """MACs of the zoo against published figures.
 
-* torchvision `_ops` (REFERENCES.md, weights metadata; multiply-accumulates of convolutions
+* torchvision `_ops` (docs/references.md, weights metadata; multiply-accumulates of convolutions
   and linear layers): within 0.5%. torchvision's ResNets are V1.5 (stride in the 3x3),
   its AlexNet the 64-filter one-tower form, its GoogLeNet the BN variant with a 3x3 "5x5".
   (VGG-16 is checked on keras.applications' VGG16 in tests/test_analysis.py; VGG-11 here.)
@@ -77,7 +77,7 @@ def test_resnet_paper_figures(costs, key, paper):
 
 
 def test_v15_moves_work_into_the_3x3(costs):
-    # REFERENCES.md: same parameters, about 0.23 GMACs more for V1.5 (4.089 vs the V1 count)
+    # docs/references.md: same parameters, about 0.23 GMACs more for V1.5 (4.089 vs the V1 count)
     extra = costs("resnet50_v1.5")[0].giga - costs("resnet50_v1")[0].giga
     assert extra == pytest.approx(0.23, abs=0.01)
 

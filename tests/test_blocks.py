@@ -1,4 +1,4 @@
-"""Parameter counts and shapes of the public blocks, against hand arithmetic or REFERENCES.md."""
+"""Parameter counts and shapes of the public blocks, against hand arithmetic or docs/references.md."""
 
 import numpy as np
 import pytest
@@ -36,7 +36,7 @@ def test_conv_bn_act_integer_padding_is_symmetric_like_pytorch():
 
 
 def test_inception_3a_matches_the_paper_build():
-    # REFERENCES.md: inception(3a) with biases, built as in the paper: 163,696 params
+    # docs/references.md: inception(3a) with biases, built as in the paper: 163,696 params
     model = model_of((28, 28, 192), inception, 64, 96, 128, 16, 32, 32, name="inception_3a")
     assert model.count_params() == 163_696
     assert tuple(model.output.shape) == (None, 28, 28, 64 + 128 + 32 + 32)

@@ -36,7 +36,7 @@ def inputs():
 def test_fold_resnet50(resnet50, inputs):
     folded, report = fold_batchnorm(resnet50, report=True)
     # BatchNorm channels: stem 64; per bottleneck C, C, 4C; a 4C projection per stage = 26,560
-    # (REFERENCES.md: 53,120 BN statistics = 2 x 26,560). Each BatchNorm has 4 weights per channel.
+    # (docs/references.md: 53,120 BN statistics = 2 x 26,560). Each BatchNorm has 4 weights per channel.
     channels = 64 + sum(blocks * 6 * width + 4 * width for _, width, blocks in STAGES)
     assert channels == 26_560
     assert len(report["folded"]) == 1 + sum(3 * blocks + 1 for _, _, blocks in STAGES) == 53

@@ -68,7 +68,7 @@ def test_add_se_turns_resnet_into_se_resnet(depth):
     plain = kerascnn.build(f"resnet{depth}", **SMALL)
     reference = kerascnn.build(f"se_resnet{depth}", **SMALL)
     se = add_se(plain, ratio=16)
-    # REFERENCES.md: SE-ResNet torch counts (osmr/imgclsmob) + 2 x BatchNorm channels
+    # docs/references.md: SE-ResNet torch counts (osmr/imgclsmob) + 2 x BatchNorm channels
     # (ResNet-18: 4,800 channels; ResNet-50: 26,560); the head stays at 1000 classes here.
     expected = {18: 11_778_592 + 2 * 4_800, 50: 28_088_024 + 2 * 26_560}[depth]
     assert se.count_params() == reference.count_params() == expected

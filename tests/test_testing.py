@@ -23,7 +23,7 @@ def test_counts_pass():
     model = _bn_net()
     assert parameter_counts(model) == {"total": 274, "trainable": 258, "non_trainable": 16}
     assert_params(model, total=274, trainable=258, non_trainable=16)
-    assert_params(kerascnn.lenet5(compile=False), total=61_706)  # REFERENCES.md LeNet-5
+    assert_params(kerascnn.lenet5(compile=False), total=61_706)  # docs/references.md: LeNet-5
 
 
 def test_failure_message_says_where_the_parameters_are():

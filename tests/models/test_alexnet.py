@@ -1,4 +1,4 @@
-"""AlexNet, ZFNet and the 280px mini AlexNet against REFERENCES.md and hand arithmetic."""
+"""AlexNet, ZFNet and the 280px mini AlexNet against docs/references.md and hand arithmetic."""
 
 import numpy as np
 import pytest
@@ -31,7 +31,7 @@ def sides(model, name):
 @pytest.mark.one_runtime  # an architecture fact: Keras 3 / TensorFlow (tests/conftest.py)
 def test_alexnet_one_tower_count_layout_and_maps():
     model = kerascnn.build("alexnet")
-    # REFERENCES.md: AlexNet one-tower 96-256-384-384-256 build, 62,378,344 (osmr/imgclsmob)
+    # docs/references.md: AlexNet one-tower 96-256-384-384-256 build, 62,378,344 (osmr/imgclsmob)
     expected = (conv(11, 3, 96) + conv(5, 96, 256) + conv(3, 256, 384) + conv(3, 384, 384)
                 + conv(3, 384, 256) + FC)
     assert counts(model) == (62_378_344, 62_378_344, 0) and expected == 62_378_344
@@ -47,7 +47,7 @@ def test_alexnet_one_tower_count_layout_and_maps():
 @pytest.mark.one_runtime  # an architecture fact: Keras 3 / TensorFlow (tests/conftest.py)
 def test_alexnet_torchvision_variant():
     model = kerascnn.alexnet(variant="torchvision", compile=False)
-    # REFERENCES.md, torchvision table: alexnet (64-filter one-tower) 61,100,840
+    # docs/references.md, torchvision table: alexnet (64-filter one-tower) 61,100,840
     expected = (conv(11, 3, 64) + conv(5, 64, 192) + conv(3, 192, 384) + conv(3, 384, 256)
                 + conv(3, 256, 256) + FC)
     assert counts(model) == (61_100_840, 61_100_840, 0) and expected == 61_100_840
@@ -59,7 +59,7 @@ def test_alexnet_torchvision_variant():
 @pytest.mark.one_runtime  # an architecture fact: Keras 3 / TensorFlow (tests/conftest.py)
 def test_zfnet_count_is_the_fig3_model():
     model = kerascnn.build("zfnet")
-    # REFERENCES.md: ZFNet 62,357,608 (osmr/imgclsmob zfnet). The figure is AlexNet's one-tower
+    # docs/references.md: ZFNet 62,357,608 (osmr/imgclsmob zfnet). The figure is AlexNet's one-tower
     # count with a 7x7 conv1 (3*49*96 + 96 = 14,208 instead of 34,944) and conv3-5 384-384-256:
     assert 62_378_344 - conv(11, 3, 96) + conv(7, 3, 96) == 62_357_608
     expected = (conv(7, 3, 96) + conv(5, 96, 256) + conv(3, 256, 384) + conv(3, 384, 384)
@@ -84,7 +84,7 @@ def test_zfnet_b_has_the_512_1024_512_widths():
 
 def test_alexnet_mini_count_and_forward_pass():
     model = kerascnn.build("alexnet_mini")
-    # REFERENCES.md, tutorial models: mini AlexNet for 280x280 binary images, 7,742,721
+    # docs/references.md, tutorial models: mini AlexNet for 280x280 binary images, 7,742,721
     expected = (conv(13, 3, 96) + conv(5, 96, 256) + conv(3, 256, 384) + conv(3, 384, 384)
                 + conv(3, 384, 256) + dense(11 * 11 * 256, 128) + dense(128, 128) + dense(128, 1))
     assert counts(model) == (7_742_721, 7_742_721, 0) and expected == 7_742_721

@@ -148,7 +148,7 @@ def test_layer_list_is_kecams_at_280(kecam):
     with zero_init():
         model = kerascnn.davit_t(input_shape=DOCS, num_classes=0, compile=False)
     assert _structure(model) == kecam["facts"]["structure"]["280x280"]
-    assert len(model.layers) == 394 and model.count_params() == 27_591_168  # REFERENCES.md
+    assert len(model.layers) == 394 and model.count_params() == 27_591_168  # docs/references.md
     assert sum(len(layer.weights) for layer in model.layers[:80]) == 44    # 212 - 168 in the docs
     kinds = {type(layer).__name__ for layer in model.layers}
     assert "Lambda" not in kinds and "TFOpLambda" not in kinds

@@ -78,7 +78,7 @@ def test_recomputation_itself():
     channels, last = input_channels()
     assert [channels[m] for m in ("3a", "3b", "4a", "4d", "4e", "5a")] == [192, 256, 480, 512, 528, 832]
     assert last == 1024  # Table 1: the average pool sees 7x7x1024
-    # REFERENCES.md: inception(3a) with biases, built as in the paper: 163,696
+    # docs/references.md: inception(3a) with biases, built as in the paper: 163,696
     assert inception_params(192, *TABLE_1[0][1:]) == 163_696
     assert conv_channels() == 7_280
 
@@ -190,7 +190,7 @@ def test_batch_norm_variant():
 def test_torchvision_variant_matches_references():
     with zero_init():
         model = kerascnn.googlenet(variant="torchvision", compile=False)
-    # REFERENCES.md: torchvision googlenet 6,624,904 (torch) = 6,639,464 with BN statistics
+    # docs/references.md: torchvision googlenet 6,624,904 (torch) = 6,639,464 with BN statistics
     assert model.count_params() == 6_639_464
     assert model.count_params() - sum(int(np.prod(w.shape)) for w in model.non_trainable_weights) == 6_624_904
     # the same figure recomputed: 3x3 kernels in the "5x5" branch, no conv bias, BN on every conv
@@ -199,7 +199,7 @@ def test_torchvision_variant_matches_references():
     assert model.get_layer("inception_3a_5x5_conv").kernel_size == (3, 3)
     assert model.get_layer("predictions_dropout").rate == 0.2
     assert tuple(model.get_layer("pool4_pool").output.shape)[1:3] == (7, 7)  # 2x2/2 ceil: 14 -> 7
-    assert round(analysis.macs(model).total / 1e9, 3) == 1.498  # REFERENCES.md: torchvision's _ops
+    assert round(analysis.macs(model).total / 1e9, 3) == 1.498  # docs/references.md: torchvision's _ops
 
 
 @every_runtime

@@ -1,4 +1,4 @@
-"""LeNet-5 against REFERENCES.md (61,706 parameters)."""
+"""LeNet-5 against docs/references.md (61,706 parameters)."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ pytestmark = pytest.mark.every_runtime
 
 def test_lenet5_count_and_layout():
     model = kerascnn.lenet5()
-    # REFERENCES.md, LeNet-5 recomputed: C1 6*(25+1), C3 16*(6*25+1), C5 120*(16*25+1), F6 84*121, out 10*85
+    # docs/references.md, LeNet-5 recomputed: C1 6*(25+1), C3 16*(6*25+1), C5 120*(16*25+1), F6 84*121, out 10*85
     assert model.count_params() == 61_706 == 6 * 26 + 16 * 151 + 120 * 401 + 84 * 121 + 10 * 85
     assert [l.name for l in model.layers[1:]] == [
         "c1_conv", "s2_pool", "c3_conv", "s4_pool", "c5_conv", "flatten", "f6_dense", "predictions"]

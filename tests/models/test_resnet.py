@@ -1,4 +1,4 @@
-"""ResNet and SE-ResNet against REFERENCES.md, with every BatchNorm and SE count recomputed here.
+"""ResNet and SE-ResNet against docs/references.md, with every BatchNorm and SE count recomputed here.
 
 Each large model is built once in this module. No layer's weights depend on the input side
 (global average pooling before the classifier), so the counts are taken on 64x64 builds,
@@ -35,13 +35,13 @@ STAGES = {
 }
 WIDTHS = (64, 128, 256, 512)
 
-# REFERENCES.md, torchvision table: torch num_params and Keras totals (BN statistics added).
+# docs/references.md, torchvision table: torch num_params and Keras totals (BN statistics added).
 TORCH = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
 KERAS_TOTAL = {18: 11_699_112, 34: 21_814_696, 50: 25_610_152, 101: 44_654_504, 152: 60_344_232}
-# REFERENCES.md, Papers table: SE-ResNet torch counts (osmr/imgclsmob); 34 from imgclsmob's
-# model tests (seresnet34: 21,958,868), which REFERENCES.md does not list.
+# docs/references.md, Papers table: SE-ResNet torch counts (osmr/imgclsmob); 34 from imgclsmob's
+# model tests (seresnet34: 21,958,868), which docs/references.md does not list.
 SE_TORCH = {18: 11_778_592, 34: 21_958_868, 50: 28_088_024, 101: 49_326_872, 152: 66_821_848}
-# REFERENCES.md, keras.applications table (conv biases, V1 strides).
+# docs/references.md, keras.applications table (conv biases, V1 strides).
 KERAS_APPLICATIONS_RESNET50 = 25_636_712
 
 

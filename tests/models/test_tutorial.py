@@ -1,4 +1,4 @@
-"""The tutorial MNIST CNNs against REFERENCES.md ("The tutorial models the library must reproduce exactly")."""
+"""The tutorial MNIST CNNs against docs/references.md ("Tutorial models")."""
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.every_runtime, pytest.mark.usefixtures("zero_init_modu
 
 def test_mnist_cnn_count_and_layout():
     model = kerascnn.build("mnist_cnn")
-    # REFERENCES.md, Keras MNIST CNN, 93,322: conv 32*(9+1), 64*(32*9+1), 64*(64*9+1),
+    # docs/references.md, Keras MNIST CNN, 93,322: conv 32*(9+1), 64*(32*9+1), 64*(64*9+1),
     # dense 64*(3*3*64+1), out 10*(64+1)
     expected = 32 * 10 + 64 * 289 + 64 * 577 + 64 * 577 + 10 * 65
     assert counts(model) == (93_322, 93_322, 0) and expected == 93_322
@@ -24,7 +24,7 @@ def test_mnist_cnn_count_and_layout():
 
 def test_mnist_cnn_5x5_count_and_layout():
     model = kerascnn.build("mnist_cnn_5x5")
-    # REFERENCES.md, PyTorch-style MNIST CNN, 123,222: conv 16*(25+1), 32*(16*25+1), 64*(32*25+1),
+    # docs/references.md, PyTorch-style MNIST CNN, 123,222: conv 16*(25+1), 32*(16*25+1), 64*(32*25+1),
     # dense 100*(3*3*64+1), out 10*(100+1)
     expected = 16 * 26 + 32 * 401 + 64 * 801 + 100 * 577 + 10 * 101
     assert counts(model) == (123_222, 123_222, 0) and expected == 123_222

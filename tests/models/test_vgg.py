@@ -1,4 +1,4 @@
-"""VGG-11/13/16/19 (with and without BatchNorm) against REFERENCES.md, and the ImageNet weight transfer."""
+"""VGG-11/13/16/19 (with and without BatchNorm) against docs/references.md, and the ImageNet weight transfer."""
 
 import numpy as np
 import pytest
@@ -34,7 +34,7 @@ def recount(depth, batch_norm, base=64, fc=(4096, 4096), classes=1000, side=7):
     return total, total - frozen, frozen
 
 
-# REFERENCES.md, torchvision table, "Keras total (BN stats added)" column, 224x224x3, 1000 classes
+# docs/references.md, torchvision table, "Keras total (BN stats added)" column, 224x224x3, 1000 classes
 REFERENCE_TOTALS = {
     "vgg11": 132_863_336, "vgg11_bn": 132_874_344,
     "vgg13": 133_047_848, "vgg13_bn": 133_059_624,

@@ -1,4 +1,4 @@
-"""The backbone catalogue, read without importing kecam (REFERENCES.md, kecam 1.4.3)."""
+"""The backbone catalogue, read without importing kecam (docs/references.md, kecam 1.4.3)."""
 
 import sys
 

@@ -1,6 +1,6 @@
 """The documents' DaViT-T transfer workflow on the native DaViT, in every runtime (JAX included).
 
-Figures: the documents' (docs/transfer.md, REFERENCES.md): at 280x280 with the binary head
+Figures: the documents' (docs/transfer.md, docs/references.md): at 280x280 with the binary head
 (global average pooling, dropout 0.3, Dense(1, sigmoid)) ``Total params: 27,591,937`` (kecam's
 DaViT_T backbone 27,591,168 + 768 + 1), all trainable; freezing the first 80 backbone layers
 takes ``len(model.trainable_variables)`` from 212 to 168.

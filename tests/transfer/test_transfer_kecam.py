@@ -1,6 +1,6 @@
 """kecam backbones (Keras 2 only): kecam's own DaViT-T at 280x280, freezing, and weights that load or raise.
 
-Figures: REFERENCES.md, keras-cv-attention-models 1.4.3 (DaViT_T 28.36M with the 1000-class
+Figures: docs/references.md, keras-cv-attention-models 1.4.3 (DaViT_T 28.36M with the 1000-class
 head at 224, feature map 768 channels; weights md5-checked from the GitHub releases).
 """
 
@@ -39,7 +39,7 @@ def test_davit_t_280_binary_head_parameters(davit, davit_binary):
 
     assert davit.output_shape == (None, 9, 9, 768)   # 280 / 32 = 8.75 -> 9 (kecam pads windows)
     # The backbone is kecam's own num_classes=0 model; its 1000-class head (768*1000 + 1000)
-    # brings it to the published 28.36M (REFERENCES.md) - the head does not depend on the input size.
+    # brings it to the published 28.36M (docs/references.md) - the head does not depend on the input size.
     assert davit.count_params() + 768 * 1000 + 1000 == 28_360_168
     assert kecam_davit.DaViT_T is not None
     # binary head: GlobalAveragePooling -> Dropout -> Dense(1, sigmoid): 768 weights + 1 bias
