@@ -36,6 +36,8 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -407,10 +409,12 @@ def _folder(path, input_shape, validation_split, seed, limit, label_mode):
         raise ValueError(f"--data {path!r} has images of a single class ({next(iter(counts))!r}); "
                          "a classifier needs at least two class sub-folders.")
     _check_readable(path, sorted(counts))
-    dataset = keras.utils.image_dataset_from_directory(
-        path, labels="inferred", label_mode="int", class_names=sorted(counts), batch_size=None, shuffle=False,
-        image_size=input_shape[:2], color_mode="grayscale" if input_shape[2] == 1 else "rgb",
-        **({"verbose": False} if IS_KERAS3 else {}))
+    # Keras 2 prints "Found N files belonging to C classes." and has no switch for it (Keras 3: verbose)
+    with contextlib.nullcontext() if IS_KERAS3 else contextlib.redirect_stdout(io.StringIO()):
+        dataset = keras.utils.image_dataset_from_directory(
+            path, labels="inferred", label_mode="int", class_names=sorted(counts), batch_size=None, shuffle=False,
+            image_size=input_shape[:2], color_mode="grayscale" if input_shape[2] == 1 else "rgb",
+            **({"verbose": False} if IS_KERAS3 else {}))
     names = list(dataset.class_names)
     y = np.array([names.index(os.path.relpath(p, path).split(os.sep)[0]) for p in dataset.file_paths], "int64")
     index = np.arange(len(y))

@@ -309,7 +309,7 @@ def run(job: Job, recipe: dict, out, *, resume=False, overwrite=False, tensorboa
     if plan.fused_batchnorm:
         log(f"{plan.fused_batchnorm} BatchNormalization layers train through TensorFlow's fused bfloat16 kernel")
 
-    last_epoch = _fit_phases(job, net, dataset, recipe, directory, tensorboard, verbose, plan)
+    last_epoch = _fit_phases(job, net, dataset, recipe, directory, tensorboard, verbose, plan, log)
     if plan.strategy == "multiworker" and IS_KERAS3:
         keras.distribution.set_distribution(None)  # each process evaluates the whole test set locally
     trained_is_best = _saved_at_last_epoch(directory, last_epoch, plan, since=started)
@@ -349,9 +349,11 @@ def _completed_phases(run) -> list:
         return []
 
 
-def _fit_phases(job, net, dataset, recipe, run, tensorboard, verbose, plan) -> int | None:
+def _fit_phases(job, net, dataset, recipe, run, tensorboard, verbose, plan, log) -> int | None:
     """Fit each phase not yet completed, from its backup if a kill interrupted it.
 
+    A run of several phases says as each begins which epochs it trains and what is trainable
+    (Keras' progress bars give no sign of it, and print no "Epoch" line for a one-epoch phase).
     Returns the last epoch this call trained (None when every phase was already done).
     """
     phases = job.phases(recipe, net)
@@ -381,6 +383,8 @@ def _fit_phases(job, net, dataset, recipe, run, tensorboard, verbose, plan) -> i
                 phase.prepare(net)
             build_training_state(net, *train_batches.element_spec)  # one trace of the training step, not two
         first = done[-1]["last_epoch"] + 1 if done else 0
+        if len(phases) > 1:
+            log(_phase_line(index, phases, first, net))
         backup = os.path.join(run.file(runs.BACKUP), phase.name)
         callbacks = default_callbacks(
             monitor="val_loss" if validate else "loss", **job.callback_options(recipe),
@@ -402,6 +406,14 @@ def _fit_phases(job, net, dataset, recipe, run, tensorboard, verbose, plan) -> i
             # not (tests/transfer/test_transfer_resume.py fails if this line goes or stops working)
             net._initial_epoch = None
     return last_epoch
+
+
+def _phase_line(index, phases, first, net) -> str:
+    phase = phases[index]
+    trainable = sum(int(np.prod(weight.shape)) for weight in net.trainable_weights)
+    rate = f", learning rate {phase.learning_rate:g}" if phase.learning_rate is not None else ""
+    return (f"phase {index + 1} of {len(phases)} ({phase.name}): epochs {first + 1}-{first + phase.epochs}{rate}, "
+            f"{trainable:,} of {net.count_params():,} parameters trainable")
 
 
 def _load_phase_weights(net, previous, path):

@@ -61,12 +61,29 @@ def test_finetune_run_directory(finished):
     assert "test accuracy" in printed
 
 
+@pytest.mark.keras2  # Keras 2 has outputs of its own to keep out
 def test_finetune_prints_no_spurious_output(finished):
-    """Issue 18: Keras warned "Your input ran out of data" and Keras 2 counted "Unknown" steps."""
+    """Issue 18: Keras warned "Your input ran out of data" and Keras 2 counted "Unknown" steps
+    (and printed "Found 12 files belonging to 2 classes." before the command's first line)."""
     _, _, _, printed, caught = finished
     assert "Epoch 2/2" in printed  # the progress bars are there ...
     assert "Unknown" not in printed  # ... with a known number of steps
     assert not [message for message in caught if "ran out of data" in message]
+    assert printed.startswith("kerascnn finetune: lenet5"), printed[:300]
+
+
+def test_finetune_says_when_each_phase_begins(finished):
+    """A one-epoch phase gets no "Epoch" line from Keras: the command's own line marks each phase."""
+    printed = finished[3]
+    # LeNet-5's backbone on 3 channels: C1 6 * (25 * 3 + 1), C3 16 * (6 * 25 + 1), C5 120 * (16 * 25 + 1);
+    # the binary head: 120 features -> 1 sigmoid unit. first:2 keeps C1 (and its pooling) frozen.
+    c1, backbone, head = 6 * (25 * 3 + 1), 6 * (25 * 3 + 1) + 16 * (6 * 25 + 1) + 120 * (16 * 25 + 1), 120 + 1
+    total = backbone + head
+    head_line = f"phase 1 of 2 (head): epochs 1-1, learning rate 0.001, {head:,} of {total:,} parameters trainable"
+    tune_line = (f"phase 2 of 2 (fine_tune): epochs 2-2, learning rate 0.0001, {total - c1:,} of {total:,} "
+                 "parameters trainable")
+    assert head_line in printed and tune_line in printed, printed
+    assert printed.index(head_line) < printed.index(tune_line) < printed.index("Epoch 2/2")
 
 
 def test_finetune_again_reports_and_refuses_another_configuration(finished, capsys):
