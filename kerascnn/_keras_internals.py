@@ -160,3 +160,19 @@ def build_training_state(model, x, y) -> None:
         model.compiled_loss.build(predicted)
     if model.compiled_metrics is not None:
         model.compiled_metrics.build(predicted, tf.nest.map_structure(one, y))
+
+
+def clear_backup_state(model) -> None:
+    """Leave ``model`` as a ``BackupAndRestore`` fit found it, so its next ``fit`` starts where told.
+
+    Keras 3 (3.0-3.15): ``BackupAndRestore``, resuming from its backup, stores the epoch in
+    ``model._initial_epoch``, and every later ``fit`` of the model starts there whatever its
+    ``initial_epoch`` says (``initial_epoch = self._initial_epoch or initial_epoch`` in each
+    backend's trainer); the training core's next phase must not. tf-keras 2.21: the callback's
+    ``on_train_end`` deletes ``model._training_state``, which ``Model.__init__`` set to None and
+    ``fit`` reads, so a later ``fit`` without the callback raised ``AttributeError``; it is put back.
+    """
+    if IS_KERAS3:
+        model._initial_epoch = None
+    elif not hasattr(model, "_training_state"):
+        model._training_state = None

@@ -38,7 +38,7 @@ from typing import Callable
 import numpy as np
 
 from kerascnn import runs
-from kerascnn._keras_internals import build_training_state
+from kerascnn._keras_internals import build_training_state, clear_backup_state
 from kerascnn.callbacks import best_state_path, default_callbacks, read_best, read_history
 from kerascnn.data import SOURCES, load_data, parse_augmentation, read_images
 from kerascnn.errors import check_choice, check_fraction, check_int
@@ -400,11 +400,7 @@ def _fit_phases(job, net, dataset, recipe, run, tensorboard, verbose, plan, log)
         if history is not None and history.epoch:
             last_epoch = int(history.epoch[-1])
         done = _completed_phases(run)
-        if IS_KERAS3:
-            # Keras 3 (3.0 to 3.15 at least): BackupAndRestore sets model._initial_epoch, and every
-            # later fit() of the model starts there instead of at initial_epoch; the next phase must
-            # not (tests/transfer/test_transfer_resume.py fails if this line goes or stops working)
-            net._initial_epoch = None
+        clear_backup_state(net)  # a resumed phase's epoch must not become the next phase's start
     return last_epoch
 
 

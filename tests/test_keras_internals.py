@@ -130,3 +130,34 @@ def test_build_training_state_makes_fit_trace_its_step_once():
     history = model.fit(data, epochs=2, verbose=0, shuffle=False).history
     assert len(calls) == 1, f"the training step was traced {len(calls)} times"
     assert len(history["loss"]) == 2 and len(history["accuracy"]) == 2
+
+
+def test_clear_backup_state_lets_the_next_fit_start_where_it_is_told(tmp_path):
+    """A fit killed after epoch 2 (its BackupAndRestore backup kept) and run again resumes at epoch 2;
+    Keras 3 keeps that epoch on the model, where it would also be every later fit's start, and
+    tf-keras deletes an attribute that a later fit without the callback reads."""
+
+    class Killed(Exception):
+        pass
+
+    class KillAfterSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise Killed
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 1), "float32")
+    backup = str(tmp_path / "backup")
+    with pytest.raises(Killed):
+        model.fit(x, y, epochs=4, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(backup),
+                                                        KillAfterSecondEpoch()])
+    resumed = model.fit(x, y, epochs=4, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(backup)])
+    assert resumed.epoch == [2, 3]
+    if IS_KERAS3:
+        assert model._initial_epoch == 2  # what clear_backup_state clears
+    else:
+        assert not hasattr(model, "_training_state")  # what clear_backup_state puts back
+    internals.clear_backup_state(model)
+    assert model.fit(x, y, initial_epoch=0, epochs=1, verbose=0).epoch == [0]
