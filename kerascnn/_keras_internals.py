@@ -176,3 +176,14 @@ def clear_backup_state(model) -> None:
         model._initial_epoch = None
     elif not hasattr(model, "_training_state"):
         model._training_state = None
+
+
+def was_called(model) -> bool:
+    """Whether ``model`` was ever called on data (a model built or loaded from a file was not).
+
+    Keras 3 (3.0-3.15): ``Layer.__call__`` sets ``_called``; its ONNX export reads it and refuses
+    a model never called ("The model provided has never called."), so the exporter calls it once
+    first. tf-keras has no such attribute (nor that export): True there.
+    """
+    return bool(getattr(model, "_called", True))
+

@@ -161,3 +161,13 @@ def test_clear_backup_state_lets_the_next_fit_start_where_it_is_told(tmp_path):
         assert not hasattr(model, "_training_state")  # what clear_backup_state puts back
     internals.clear_backup_state(model)
     assert model.fit(x, y, initial_epoch=0, epochs=1, verbose=0).epoch == [0]
+
+
+def test_was_called_is_false_until_the_model_runs_on_data():
+    """Keras 3's ONNX export refuses a model whose ``_called`` is False; building does not set it."""
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    if IS_KERAS3:
+        assert not internals.was_called(model)
+    model(np.ones((1, 3), "float32"))
+    assert internals.was_called(model)

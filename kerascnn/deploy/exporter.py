@@ -30,6 +30,7 @@ import tempfile
 
 import numpy as np
 
+from kerascnn._keras_internals import was_called
 from kerascnn.errors import check_choice
 from kerascnn.runtime import BACKEND, IS_KERAS3, RuntimeMismatchError, describe
 
@@ -114,7 +115,7 @@ def _write(model, target: str, format: str) -> None:
             with contextlib.redirect_stdout(io.StringIO()):  # tf-keras prints every captured variable
                 model.export(target)
     elif IS_KERAS3:
-        if not getattr(model, "_called", True):  # Keras' ONNX export refuses a model never called
+        if not was_called(model):  # Keras' ONNX export refuses a model never called
             model([np.zeros((1, *tensor.shape[1:]), tensor.dtype) for tensor in model.inputs]
                   if len(model.inputs) > 1 else np.zeros((1, *model.inputs[0].shape[1:]), model.inputs[0].dtype))
         model.export(target, format=format, verbose=False)
