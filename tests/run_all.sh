@@ -2,7 +2,7 @@
 # The full test tier (the README's test command; .ci/run runs it): every test, those marked
 # `full` included (-m ""), once per runtime, each runtime in pytest processes of its own:
 #   Keras 3 on TensorFlow (every test but the Keras 2 ones), in two parts: the model zoo
-#     (tests/models and the registry sweep) and everything else
+#     (tests/models, the registry sweep, the zoo's surgery) and everything else
 #   Keras 2 via tf-keras, TF_USE_LEGACY_KERAS=1 (tests marked every_runtime, keras2, legacy_only)
 #   Keras 3 on JAX, KERAS_BACKEND=jax (tests marked every_runtime)
 # A plain `pytest` is the fast tier instead (see tests/conftest.py and CONTRIBUTING.md).
@@ -24,8 +24,8 @@ python=${PYTHON:-python}
 jobs=${KERASCNN_TEST_JOBS:-3}
 
 # the two TF parts are sized so that the shorter one, started last, ends with the others (docs/testing.md)
-zoo=(tests/models tests/test_registry.py)
-not_zoo=(tests --ignore=tests/models --ignore=tests/test_registry.py)
+zoo=(tests/models tests/test_registry.py tests/test_surgery_zoo.py)
+not_zoo=(tests --ignore=tests/models --ignore=tests/test_registry.py --ignore=tests/test_surgery_zoo.py)
 tensorflow="KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=0"
 # one job a line: label | runtime variables | what pytest collects (longest first)
 labels=("keras3 / tensorflow (all but the zoo)" "keras2 / tf-keras" "keras3 / jax" "keras3 / tensorflow (zoo)")

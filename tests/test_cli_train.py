@@ -1,5 +1,6 @@
 """`kerascnn train`, `evaluate`, `predict` from the shell: a tiny run, and one-line errors with exit 2."""
 
+import io
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from kerascnn import cli
+from kerascnn.commands.train import progress_verbosity
 
 pytestmark = pytest.mark.tensorflow_only
 TINY = ["--epochs", "1", "--limit", "32", "--batch-size", "16", "--quiet"]
@@ -33,6 +35,18 @@ def test_help_lists_train_evaluate_predict(capsys):
     for flag in ("--data", "--epochs", "--batch-size", "--lr", "--optimizer", "--image-size", "--augment",
                  "--seed", "--out", "--resume", "--overwrite", "--tensorboard"):
         assert flag in out
+
+
+def test_progress_bars_live_on_a_terminal_and_one_line_per_epoch_elsewhere(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert progress_verbosity(quiet=False) == 1  # Keras' live bar
+    assert progress_verbosity(quiet=True) == 0
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # a file or a pipe
+    assert progress_verbosity(quiet=False) == 2
 
 
 def test_train_prints_what_happened(run_dir, capsys):

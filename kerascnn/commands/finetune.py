@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 
+from kerascnn.commands.train import QUIET_HELP, print_metrics, progress_verbosity
+
 LEGACY = "TF_USE_LEGACY_KERAS"
 # (flag, dest) of every option, to run the same command again in a Keras 2 process
 _OPTIONS = (("--data", "data"), ("--image-size", "image_size"), ("--weights", "weights"),
@@ -65,7 +67,7 @@ def register(subparsers) -> None:
     mode.add_argument("--resume", action="store_true",
                       help="continue the run in --out with its own stored configuration")
     mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     parser.add_argument("--mixed-precision", default="float32", choices=("auto", "float32", "float16", "bfloat16"),
                         help="compute precision while training (variables stay float32); float32 by default, "
                              "auto: bfloat16 where the hardware has a fast path (docs/deploy.md)")
@@ -110,12 +112,11 @@ def run_finetune(args) -> int:
 
 
 def _finetune(args) -> int:
-    from kerascnn.commands.train import print_metrics  # noqa: PLC0415
     from kerascnn.transfer.finetune import fine_tune_run  # noqa: PLC0415 - Keras comes after the runtime choice
 
     options = {dest: getattr(args, dest) for _, dest in _OPTIONS if dest not in ("data", "out", "mixed_precision")}
     result = fine_tune_run(args.backbone, args.data, out=args.out, resume=args.resume, overwrite=args.overwrite,
-                           verbose=0 if args.quiet else 1, mixed_precision=_precision(args.mixed_precision),
+                           verbose=progress_verbosity(args.quiet), mixed_precision=_precision(args.mixed_precision),
                            **options)
     if result.state == "complete":
         print_metrics(result.metrics)

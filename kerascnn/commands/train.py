@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from kerascnn import _startup
 
 RECIPE_FLAGS = ("epochs", "batch_size", "learning_rate", "optimizer", "schedule", "augment",
                 "validation_split", "patience", "image_size", "label_mode", "limit", "label_smoothing")
+#: ``--quiet``'s help, for every training command (see :func:`progress_verbosity`)
+QUIET_HELP = "no progress bars (without it: a live bar on a terminal, one line per epoch into a file or a pipe)"
 SCALING_FLAGS = ("mixed_precision", "jit_compile", "distribute", "coordinator", "num_processes", "process_id")
 
 
@@ -54,7 +57,7 @@ def register(subparsers) -> None:
                       help="continue the run in --out with its own stored configuration")
     mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     train.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to OUT/tensorboard")
-    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     scaling = train.add_argument_group("scaling (see docs/scaling.md)")
     scaling.add_argument("--mixed-precision", default="auto", choices=("auto", "float32", "float16", "bfloat16"),
                          help="compute in float16 (GPUs) or bfloat16 (TPUs, recent GPUs and CPUs); variables and "
@@ -139,6 +142,21 @@ def _size(text: str):
     return values * 2 if len(values) == 1 else values
 
 
+def progress_verbosity(quiet: bool) -> int:
+    """Keras' ``verbose`` for a training command: 0 with ``--quiet``; the live progress bar (1) on a
+    terminal; one line per epoch (2) when the output goes to a file or a pipe (``nohup``, a batch
+    job's log), where Keras 3's bar would write its colour codes and carriage returns (it takes every
+    Linux process for a terminal) and Keras 2's its backspaces.
+
+    Examples:
+        >>> progress_verbosity(quiet=True)
+        0
+    """
+    if quiet:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
+
+
 def run_train(args) -> int:
     from kerascnn.train import train  # noqa: PLC0415 - keep `kerascnn --help` free of TensorFlow
 
@@ -146,7 +164,7 @@ def run_train(args) -> int:
     scaling = {name: getattr(args, name) for name in SCALING_FLAGS}
     scaling["mixed_precision"] = mixed_precision(args.mixed_precision)
     result = train(args.model, args.data, out=args.out, resume=args.resume, overwrite=args.overwrite,
-                   tensorboard=args.tensorboard, verbose=0 if args.quiet else 1, seed=args.seed, **options,
+                   tensorboard=args.tensorboard, verbose=progress_verbosity(args.quiet), seed=args.seed, **options,
                    **scaling)
     if result.state == "complete":
         print_metrics(result.metrics)

@@ -70,6 +70,8 @@ def test_finetune_prints_no_spurious_output(finished):
     assert "Unknown" not in printed  # ... with a known number of steps
     assert not [message for message in caught if "ran out of data" in message]
     assert printed.startswith("kerascnn finetune: lenet5"), printed[:300]
+    # output that is not a terminal gets one line per epoch: no colour codes, carriage returns, backspaces
+    assert not [code for code in ("\x1b[", "\r", "\b") if code in printed], repr(printed)
 
 
 def test_finetune_says_when_each_phase_begins(finished):
