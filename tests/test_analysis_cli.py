@@ -83,6 +83,10 @@ def test_compare_prints_the_table_and_writes_the_chart(tmp_path, capsys, cards):
     assert cli.main(["compare", "tiny_ok", "lenet5", "--out", str(chart), "--csv", str(table)]) == 0
     out = capsys.readouterr().out
     assert "tiny_ok" in out and "61,706" in out and f"chart: {chart}" in out
+    # LeNet-5's MACs by hand: C1 28*28*6*25 + C3 10*10*16*150 + C5 120*400 + F6 84*120 + output 10*84
+    # = 416,520, shown to three significant digits rather than as 0.000 billion
+    [lenet] = [line.split() for line in out.splitlines() if line.startswith("lenet5 ")]
+    assert lenet[3] == f"{416_520 / 1e9:.3g}" == "0.000417", lenet
     _png_size(chart)
     assert table.read_text().splitlines()[0] == "model,input,params,gmacs,card_gmacs,top1"
 

@@ -50,7 +50,10 @@ def _expand(patterns) -> list:
 
 
 def _g(value) -> str:
-    return "-" if value is None else f"{value:.3f}"
+    """GMACs to three decimals, or to three significant digits below 0.01 (LeNet-5: 0.000417, not 0.000)."""
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value >= 0.01 or value == 0 else f"{value:.3g}"
 
 
 def run_compare(args) -> int:
@@ -76,7 +79,7 @@ def run_compare(args) -> int:
     print(f"{'model':<16} {'input':>11} {'params':>13} {'GMACs':>8} {'card GMACs':>10} {'top-1':>6}")
     for row in rows:
         top1 = "-" if row["top1"] is None else f"{row['top1']:.1f}"
-        print(f"{row['model']:<16} {row['input']:>11} {row['params']:>13,} {row['gmacs']:>8.3f} "
+        print(f"{row['model']:<16} {row['input']:>11} {row['params']:>13,} {_g(row['gmacs']):>8} "
               f"{_g(row['card_gmacs']):>10} {top1:>6}")
         if row["unknown"]:
             print(f"  not counted (unknown cost): {', '.join(row['unknown'])}")
