@@ -9,6 +9,7 @@ runtimes fuse and reorder operations; measured 7e-8 to 1.7e-7, printed with -s).
 
 import importlib.util
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -121,6 +122,22 @@ def test_a_failed_export_leaves_nothing(tmp_path, monkeypatch):
         export(kerascnn.lenet5(), tmp_path / "lenet.onnx" if not ONNX_ON_JAX else tmp_path / "lenet.keras",
                "onnx" if not ONNX_ON_JAX else "keras")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.keras3_only
+@pytest.mark.tensorflow_only
+def test_onnx_export_prints_no_numpy_warning(tmp_path, monkeypatch):
+    """Keras' tf2onnx patch asks NumPy for ``np.object`` once per process, and NumPy 2 warns."""
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+    if "object" in vars(np):  # as in a fresh process: the patch sets it (vars: hasattr would warn)
+        monkeypatch.delattr(np, "object")
+    patch_tf2onnx.cache_clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        export(kerascnn.lenet5(), tmp_path / "lenet.onnx", "onnx")
+    assert not [str(w.message) for w in caught if "np.object" in str(w.message)]
+    assert (tmp_path / "lenet.onnx").stat().st_size > 0
 
 
 def test_bad_format_and_suffix(tmp_path):

@@ -27,6 +27,7 @@ import io
 import os
 import shutil
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -118,7 +119,11 @@ def _write(model, target: str, format: str) -> None:
         if not was_called(model):  # Keras' ONNX export refuses a model never called
             model([np.zeros((1, *tensor.shape[1:]), tensor.dtype) for tensor in model.inputs]
                   if len(model.inputs) > 1 else np.zeros((1, *model.inputs[0].shape[1:]), model.inputs[0].dtype))
-        model.export(target, format=format, verbose=False)
+        with warnings.catch_warnings():
+            # Keras' tf2onnx patch (keras/src/export/tf2onnx_lib.py, 3.x) tests hasattr(np, "object"),
+            # which NumPy 2 answers with a FutureWarning on the first ONNX export of each process
+            warnings.filterwarnings("ignore", message=r"In the future `np\.object`", category=FutureWarning)
+            model.export(target, format=format, verbose=False)
     elif format == "onnx":
         _onnx_keras2(model, target)
     else:
