@@ -79,8 +79,8 @@ def test_finetune_says_when_each_phase_begins(finished):
     printed = finished[3]
     # LeNet-5's backbone on 3 channels: C1 6 * (25 * 3 + 1), C3 16 * (6 * 25 + 1), C5 120 * (16 * 25 + 1);
     # the binary head: 120 features -> 1 sigmoid unit. first:2 keeps C1 (and its pooling) frozen.
-    c1, backbone, head = 6 * (25 * 3 + 1), 6 * (25 * 3 + 1) + 16 * (6 * 25 + 1) + 120 * (16 * 25 + 1), 120 + 1
-    total = backbone + head
+    c1, head = 6 * (25 * 3 + 1), 120 + 1
+    total = c1 + 16 * (6 * 25 + 1) + 120 * (16 * 25 + 1) + head
     head_line = f"phase 1 of 2 (head): epochs 1-1, learning rate 0.001, {head:,} of {total:,} parameters trainable"
     tune_line = (f"phase 2 of 2 (fine_tune): epochs 2-2, learning rate 0.0001, {total - c1:,} of {total:,} "
                  "parameters trainable")
