@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kerascnn.errors import check_choice, check_int
-from kerascnn.runtime import keras
+from kerascnn.runtime import IS_KERAS3, keras
 
 TASKS = ("classification", "regression")
 LABEL_MODES = ("int", "categorical")
@@ -123,6 +123,8 @@ def make_optimizer(optimizer="adam", learning_rate=None):
     Examples:
         >>> make_optimizer("sgd", 0.1).__class__.__name__
         'SGD'
+        >>> type(make_optimizer("adam", 1e-3)) is type(keras.optimizers.Adam())  # not a legacy one in Keras 2
+        True
     """
     if not isinstance(optimizer, str):
         if learning_rate is not None:
@@ -132,6 +134,11 @@ def make_optimizer(optimizer="adam", learning_rate=None):
             )
         return optimizer
     config = {"class_name": optimizer, "config": {}}
+    if not IS_KERAS3:
+        # tf-keras turns a config without this key into a legacy (Keras 2.10) optimizer, unlike
+        # get("adam") and keras.optimizers.Adam(); a legacy one has no update_step to scale
+        # (transfer.discriminative_optimizer) and would differ from a run with a schedule
+        config["config"]["is_legacy_optimizer"] = False
     if learning_rate is not None:
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
             raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")

@@ -27,9 +27,11 @@ Example (a two-batch run on 64 digits):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -309,11 +311,12 @@ def run(job: Job, recipe: dict, out, *, resume=False, overwrite=False, tensorboa
     if plan.fused_batchnorm:
         log(f"{plan.fused_batchnorm} BatchNormalization layers train through TensorFlow's fused bfloat16 kernel")
 
-    last_epoch = _fit_phases(job, net, dataset, recipe, directory, tensorboard, verbose, plan, log)
-    if plan.strategy == "multiworker" and IS_KERAS3:
-        keras.distribution.set_distribution(None)  # each process evaluates the whole test set locally
-    trained_is_best = _saved_at_last_epoch(directory, last_epoch, plan, since=started)
-    metrics = _finish(directory, dataset, recipe, net, job.title(recipe), trained_is_best=trained_is_best)
+    with retracing_warnings_dropped():
+        last_epoch = _fit_phases(job, net, dataset, recipe, directory, tensorboard, verbose, plan, log)
+        if plan.strategy == "multiworker" and IS_KERAS3:
+            keras.distribution.set_distribution(None)  # each process evaluates the whole test set locally
+        trained_is_best = _saved_at_last_epoch(directory, last_epoch, plan, since=started)
+        metrics = _finish(directory, dataset, recipe, net, job.title(recipe), trained_is_best=trained_is_best)
     metrics["seconds"] = round(time.time() - started, 2)
     directory.write_json(runs.METRICS, metrics)
     if os.path.exists(directory.file(runs.STATE)):
@@ -322,6 +325,35 @@ def run(job: Job, recipe: dict, out, *, resume=False, overwrite=False, tensorboa
         f"{metrics['test_images']} test images after {metrics['epochs_run']} epochs, "
         f"{metrics['seconds']:.0f} s; results in {directory.path}/")
     return RunResult(directory.path, state, metrics, time.time() - started)
+
+
+class _RetracingWarningFilter(logging.Filter):
+    def filter(self, record) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def retracing_warnings_dropped():
+    """Inside the block, TensorFlow's "N out of the last M calls ... triggered tf.function
+    retracing" warning is not logged.
+
+    The training core compiles each phase anew and evaluates the best model on splits of other
+    batch shapes, so each run traces Keras' step functions a few times by design. On a small
+    data set (a few steps an epoch) TensorFlow counts those traces against the few calls and
+    warns, advising to define the function outside a loop, which a user of ``kerascnn train`` or
+    ``finetune`` cannot act on (seen with ``kerascnn finetune DaViT_T`` on 24 images).
+
+    Examples:
+        >>> import logging
+        >>> with retracing_warnings_dropped():
+        ...     logging.getLogger("tensorflow").warning("5 of the last 9 calls triggered tf.function retracing.")
+    """
+    logger, dropped = logging.getLogger("tensorflow"), _RetracingWarningFilter()
+    logger.addFilter(dropped)
+    try:
+        yield
+    finally:
+        logger.removeFilter(dropped)
 
 
 def effective_label_mode(recipe) -> str:

@@ -102,3 +102,14 @@ def test_make_optimizer_instance_and_learning_rate_conflict():
 
     with pytest.raises(ValueError, match="learning_rate can only be combined"):
         make_optimizer(keras.optimizers.SGD(), 0.1)
+
+
+@pytest.mark.parametrize("name, cls", [("adam", "Adam"), ("sgd", "SGD"), ("adamw", "AdamW")])
+def test_make_optimizer_gives_the_runtimes_own_optimizer_class(name, cls):
+    """What keras.optimizers.Adam() is: tf-keras turned a name with a learning rate into its legacy
+    optimizer, which lr_mult (its update_step) could not scale."""
+    from kerascnn.runtime import keras
+
+    optimizer = make_optimizer(name, 0.01)
+    assert type(optimizer) is getattr(keras.optimizers, cls)
+    assert float(np.asarray(optimizer.learning_rate)) == pytest.approx(0.01)

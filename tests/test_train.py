@@ -251,3 +251,32 @@ def test_sigkill_mid_run_then_resume_has_every_epoch_once(tmp_path):
     assert not os.path.exists(os.path.join(out, "backup"))
     leftovers = [name for name in os.listdir(out) if name.startswith(".")]
     assert leftovers == []
+
+
+def test_tensorflows_retracing_warning_is_dropped_inside_the_training_core_only():
+    """The core traces each phase's step anew, by design; on a few images an epoch TensorFlow warned
+    (seen: `kerascnn finetune DaViT_T` on 24 images, fully unfrozen) with advice a user cannot act on."""
+    import logging
+
+    from kerascnn.train import retracing_warnings_dropped
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    logger, collect = logging.getLogger("tensorflow"), Collect()
+    warning = ("5 out of the last 9 calls to <function multi_step_on_iterator> triggered tf.function retracing. "
+               "Tracing is expensive ...")
+    logger.addHandler(collect)
+    try:
+        with retracing_warnings_dropped():
+            logger.warning(warning)
+            logger.warning("another warning")
+        logger.warning(warning)
+    finally:
+        logger.removeHandler(collect)
+    assert collect.messages == ["another warning", warning]

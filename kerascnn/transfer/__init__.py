@@ -4,7 +4,7 @@ The whole workflow::
 
     from kerascnn import transfer
     model = transfer.build("DaViT_T", num_classes=1, input_shape=(280, 280, 3))
-    history = transfer.fine_tune(model, train, val, head_epochs=5, epochs=10, unfreeze="all")
+    history = transfer.fine_tune(model, train, val, head_epochs=5, epochs=10, freeze="first:80")
 
 The names below are imported on first use, so that ``kerascnn.transfer.catalogue`` (which
 decides whether a backbone needs Keras 2) can be read before Keras is imported.

@@ -3,8 +3,9 @@
 :func:`fine_tune` runs two ``fit`` calls on one model and returns one history:
 
 1. **head phase** (``head_epochs``): the whole backbone frozen, learning rate ``lr``;
-2. **fine-tuning phase** (``epochs``): the ``unfreeze`` plan applied (``"all"``, down to a
-   layer, a fraction ...), recompiled with ``fine_tune_lr`` (default ``lr / 10``), epochs
+2. **fine-tuning phase** (``epochs``): the ``freeze`` plan applied (the backbone's layers kept
+   frozen: ``"none"`` by default, so the whole backbone trains; ``"first:80"``, ``"last:20"``
+   to train the top 20 ...), recompiled with ``fine_tune_lr`` (default ``lr / 10``), epochs
    numbered on from the head phase (``initial_epoch``), so curves and logs are continuous.
 
 Discriminative learning rates (``lr_mult``): the backbone's variables move ``lr_mult`` times as
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -144,7 +146,7 @@ def _fit(model, train, val, epochs, initial_epoch, callbacks_list, verbose, fit_
     return model.fit(train, **arguments)
 
 
-def phases(model, head_epochs=None, epochs=None, unfreeze=None, lr=None, fine_tune_lr=None, lr_mult=None,
+def phases(model, head_epochs=None, epochs=None, freeze=None, lr=None, fine_tune_lr=None, lr_mult=None,
            batchnorm=None, scenario=None, optimizer="adam", loss=None, metrics=None) -> list:
     """The two phases of :func:`fine_tune` (arguments as there), as :class:`kerascnn.train.Phase`.
 
@@ -156,16 +158,19 @@ def phases(model, head_epochs=None, epochs=None, unfreeze=None, lr=None, fine_tu
         >>> model = transfer.build("lenet5", num_classes=3, input_shape=(32, 32, 1), weights=None)
         >>> [(p.name, p.epochs, p.learning_rate) for p in phases(model, head_epochs=2, epochs=3, lr=1e-3)]
         [('head', 2, 0.001), ('fine_tune', 3, 0.0001)]
+        >>> phases(model)[1].prepare(model)      # freeze="none": the whole backbone trains
+        >>> model.count_params() == transfer.trainable_report(model).trainable_params
+        True
     """
     plan = get_scenario(scenario).fine_tune_kwargs() if scenario is not None else {}
     head_epochs = check_int("head_epochs", head_epochs if head_epochs is not None else plan.get("head_epochs", 5), 0)
     epochs = check_int("epochs", epochs if epochs is not None else plan.get("epochs", 10), 0)
-    unfreeze = unfreeze if unfreeze is not None else plan.get("unfreeze") or "all"
+    freeze = freeze if freeze is not None else plan.get("freeze", "none")
     lr = lr if lr is not None else plan.get("lr", 1e-3)
     fine_tune_lr = fine_tune_lr if fine_tune_lr is not None else plan.get("fine_tune_lr") or lr / 10
     lr_mult = lr_mult if lr_mult is not None else plan.get("lr_mult", 1.0)
     batchnorm = batchnorm if batchnorm is not None else plan.get("batchnorm", False)
-    parse_plan(unfreeze)  # a bad plan fails here, before any training
+    parse_plan(freeze)  # a bad plan fails here, before any training
     spec = getattr(model, "head_spec", None)
     if spec is None and loss is None:
         raise ValueError("loss is needed for a model not built by kerascnn.transfer.build.")
@@ -175,7 +180,7 @@ def phases(model, head_epochs=None, epochs=None, unfreeze=None, lr=None, fine_tu
         _compile(net, spec, optimizer, lr, loss, metrics)
 
     def tune(net):
-        apply_plan(net, unfreeze, batchnorm=batchnorm)
+        apply_plan(net, freeze, batchnorm=batchnorm)
         backbone_variables = get_backbone(net).trainable_weights if lr_mult != 1.0 else []
         _compile(net, spec, optimizer, fine_tune_lr, loss, metrics, backbone_variables, lr_mult)
 
@@ -186,9 +191,10 @@ def phases(model, head_epochs=None, epochs=None, unfreeze=None, lr=None, fine_tu
                                 Phase("fine_tune", epochs, fine_tune_lr, tune, report)) if phase.epochs]
 
 
-def fine_tune(model, train, val=None, head_epochs=None, epochs=None, unfreeze=None, lr=None,
+def fine_tune(model, train, val=None, head_epochs=None, epochs=None, freeze=None, lr=None,
               fine_tune_lr=None, lr_mult=None, batchnorm=None, scenario=None, callbacks=None,
-              optimizer="adam", loss=None, metrics=None, verbose: int = 1, **fit_kwargs) -> FineTuneHistory:
+              optimizer="adam", loss=None, metrics=None, verbose: int = 1, unfreeze=None,
+              **fit_kwargs) -> FineTuneHistory:
     """Train the head with the backbone frozen, then unfreeze and continue at a lower rate.
 
     Arguments:
@@ -196,8 +202,11 @@ def fine_tune(model, train, val=None, head_epochs=None, epochs=None, unfreeze=No
         train, val: what ``model.fit`` takes (a dataset, or an ``(x, y)`` tuple of arrays).
         head_epochs: epochs of the head phase (default 5; 0 skips it).
         epochs: epochs of the fine-tuning phase (default 10; 0 skips it).
-        unfreeze: the backbone's plan in that phase: ``"all"`` (default), ``"from:LAYER"`` (down to
-            a layer), ``"last:N"``, ``"fraction:F"`` (F frozen), ``"first:N"`` (N frozen) ...
+        freeze: the backbone's layers kept frozen in that phase, a plan as ``kerascnn finetune
+            --freeze`` takes it: ``"none"`` (default: the whole backbone trains), ``"first:N"``
+            (N frozen), ``"until:LAYER"``, ``"fraction:F"`` (F frozen), ``"last:N"`` (the last N
+            train), ``"from:LAYER"`` (LAYER and above train), ``"all"`` (only the head trains on).
+        unfreeze: the former name of ``freeze`` (deprecated); ``unfreeze="all"`` is ``freeze="none"``.
         lr, fine_tune_lr: learning rates of the two phases (default 1e-3 and lr / 10).
         lr_mult: backbone rate / head rate in the fine-tuning phase (default 1, see module doc).
         batchnorm: train BatchNorm layers once unfrozen (default False; needs a model built with
@@ -211,16 +220,31 @@ def fine_tune(model, train, val=None, head_epochs=None, epochs=None, unfreeze=No
     Returns a :class:`FineTuneHistory` with both phases' epochs, numbered continuously.
     :func:`fine_tune_run` does the same into a run directory that survives a kill.
     """
+    freeze = _renamed_unfreeze(freeze, unfreeze)
     callbacks_list = list(callbacks) if callbacks is not None else _default_callbacks()
     result = FineTuneHistory()
     done = 0
-    for phase in phases(model, head_epochs, epochs, unfreeze, lr, fine_tune_lr, lr_mult, batchnorm, scenario,
+    for phase in phases(model, head_epochs, epochs, freeze, lr, fine_tune_lr, lr_mult, batchnorm, scenario,
                         optimizer, loss, metrics):
         phase.prepare(model)
         history = _fit(model, train, val, done + phase.epochs, done, callbacks_list, verbose, fit_kwargs)
         result.add(phase.name, history, phase.learning_rate, trainable_report(model))
         done += len(history.epoch)
     return result
+
+
+def _renamed_unfreeze(freeze, unfreeze):
+    """``fine_tune(unfreeze=...)``, the parameter's first name, read as ``freeze``. It took the same
+    plans, but its ``"all"`` froze the whole backbone, the opposite of what the name says; as the
+    old docs used it, ``unfreeze="all"`` now means what it says (``freeze="none"``)."""
+    if unfreeze is None:
+        return freeze
+    if freeze is not None:
+        raise TypeError("give freeze= or its former name unfreeze=, not both.")
+    plan = "none" if unfreeze == "all" else unfreeze
+    warnings.warn(f"fine_tune(unfreeze=...) is renamed freeze= (the layers kept frozen); use freeze={plan!r}.",
+                  DeprecationWarning, stacklevel=3)
+    return plan
 
 
 #: ``fine_tune_run``'s options and defaults (``kerascnn finetune``'s flags); None = the scenario's or fine_tune's.
@@ -239,7 +263,7 @@ def fine_tune_run(backbone, data, *, out=None, resume=False, overwrite=False, ve
     call again resumes a killed run in the phase, epoch and learning rate where it stopped,
     or reports a finished one; a different configuration is refused unless ``resume`` (keep
     the stored one) or ``overwrite``. ``options`` and their defaults: :data:`RUN_DEFAULTS`
-    (``weights="none"`` for random weights; ``freeze`` is :func:`fine_tune`'s ``unfreeze``).
+    (``weights="none"`` for random weights; ``freeze`` as in :func:`fine_tune`).
     ``mixed_precision`` (``"float16"``/``"bfloat16"``) holds for this run only.
     Images stay 0-255: the backbone's own preprocessing is inside the model.
 

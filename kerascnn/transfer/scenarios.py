@@ -16,8 +16,10 @@ much_data_different_domain        all layers            1e-3        1e-4        
 ================================  ====================  ==========  ==========  =========  ==========
 
 Examples:
-    >>> scenario("little_data_similar_domain").unfreeze
-    'all_frozen'
+    >>> scenario("little_data_similar_domain").freeze     # the backbone stays frozen: no fine-tuning
+    'all'
+    >>> scenario("much_data_similar_domain").freeze       # nothing stays frozen
+    'none'
     >>> choose_scenario(images_per_class=50, similar_domain=False).name
     'little_data_different_domain'
 """
@@ -36,7 +38,7 @@ class Scenario:
     name: str
     data: str                 # "little" or "much"
     domain: str               # "similar" or "different" (to ImageNet)
-    unfreeze: str             # plan of the fine-tuning phase ("all_frozen": no fine-tuning phase)
+    freeze: str               # layers kept frozen while fine-tuning (a plan); "all": no fine-tuning phase
     head_epochs: int
     epochs: int               # epochs of the fine-tuning phase
     lr: float                 # head phase
@@ -47,8 +49,8 @@ class Scenario:
 
     def fine_tune_kwargs(self) -> dict:
         """The keyword arguments of :func:`kerascnn.transfer.fine_tune` this scenario stands for."""
-        return {"head_epochs": self.head_epochs, "epochs": self.epochs if self.unfreeze != "all_frozen" else 0,
-                "unfreeze": None if self.unfreeze == "all_frozen" else self.unfreeze, "lr": self.lr,
+        return {"head_epochs": self.head_epochs, "epochs": self.epochs if self.freeze != "all" else 0,
+                "freeze": self.freeze, "lr": self.lr,
                 "fine_tune_lr": self.fine_tune_lr, "lr_mult": self.lr_mult, "batchnorm": self.batchnorm}
 
     def as_dict(self) -> dict:
@@ -56,17 +58,17 @@ class Scenario:
 
 
 SCENARIOS = {s.name: s for s in (
-    Scenario("little_data_similar_domain", "little", "similar", "all_frozen", 20, 0, 1e-3, None, 1.0, False,
+    Scenario("little_data_similar_domain", "little", "similar", "all", 20, 0, 1e-3, None, 1.0, False,
              "The pretrained features already describe such images; with few examples, retraining the "
              "backbone overfits, so only the new head is trained (feature extraction)."),
     Scenario("little_data_different_domain", "little", "different", "fraction:0.7", 10, 20, 1e-3, 1e-4, 0.5, False,
              "Early layers (edges, textures) transfer to any images, the top ones are ImageNet-specific; "
              "too little data to retrain everything, so the head first, then the top 30% of the backbone "
              "slowly, the backbone at half the head's rate."),
-    Scenario("much_data_similar_domain", "much", "similar", "all", 5, 20, 1e-3, 1e-5, 1.0, False,
+    Scenario("much_data_similar_domain", "much", "similar", "none", 5, 20, 1e-3, 1e-5, 1.0, False,
              "Enough data to adapt every layer without overfitting, and little to change: a short head phase "
              "(so random head gradients do not wreck the backbone), then everything at a rate 100x lower."),
-    Scenario("much_data_different_domain", "much", "different", "all", 3, 30, 1e-3, 1e-4, 1.0, True,
+    Scenario("much_data_different_domain", "much", "different", "none", 3, 30, 1e-3, 1e-4, 1.0, True,
              "The pretrained weights are a good initialisation, not a solution: retrain everything at a "
              "moderate rate, BatchNorm included, since its statistics come from ImageNet and there is enough "
              "data to re-estimate them."),

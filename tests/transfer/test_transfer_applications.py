@@ -93,7 +93,7 @@ def test_two_phase_fine_tune_with_both_callbacks(image_arrays, tmp_path):
     assert [type(c).__name__ for c in callbacks] == [
         "HistoryCSV", "BestModelCheckpoint", "EarlyStopping", "ReduceLROnPlateau"]
     history = transfer.fine_tune(model, (x, y), (x[::3], y[::3]), head_epochs=1, epochs=1,
-                                 unfreeze="last:2", lr=1e-3, callbacks=callbacks, batch_size=4, verbose=0)
+                                 freeze="last:2", lr=1e-3, callbacks=callbacks, batch_size=4, verbose=0)
     assert history.epoch == [0, 1]
     assert [p["phase"] for p in history.phases] == ["head", "fine_tune"]
     assert history.phases[1]["learning_rate"] == pytest.approx(1e-4)   # lr / 10
