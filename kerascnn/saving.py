@@ -36,10 +36,11 @@ def load_model(path, *, compile: bool = True, safe_mode: bool = True):
     Keras 3: exactly that. Keras 2: the model from ``config.json`` (compiled as saved unless
     ``compile=False``), then its weights (and optimizer state) from ``model.weights.h5``
     extracted to a temporary folder. A file that is not such an archive goes to Keras' own
-    loader, whose error names it. kerascnn's own layers (GoogLeNet's LRN, DaViT's) are
-    registered first.
+    loader, whose error names it. kerascnn's own layers (GoogLeNet's LRN, DaViT's) and
+    optimizers (fine-tuning with ``lr_mult``) are registered first.
     """
     import kerascnn.layers  # noqa: F401,PLC0415 - registers kerascnn's own layers for loading
+    import kerascnn.optimizers  # noqa: F401,PLC0415 - and its optimizers
 
     path = str(path)
     if IS_KERAS3 or not zipfile.is_zipfile(path):

@@ -9,12 +9,7 @@
    numbered on from the head phase (``initial_epoch``), so curves and logs are continuous.
 
 Discriminative learning rates (``lr_mult``): the backbone's variables move ``lr_mult`` times as
-far as the head's in each step. Neither Keras has per-variable learning rates, so kerascnn
-subclasses the optimizer: on Keras 3 its ``update_step`` gets ``learning_rate * lr_mult`` for
-the backbone's variables (every backend); on Keras 2 (tf-keras), whose ``update_step`` has no
-rate argument, the step itself is scaled (``v_new = v_old + lr_mult * (update)``), which is the
-same for every optimizer whose step is proportional to the learning rate (SGD, Adam, RMSprop,
-...). Decoupled weight decay (AdamW) is not scaled.
+far as the head's in each step (:mod:`kerascnn.optimizers`).
 """
 
 from __future__ import annotations
@@ -28,8 +23,9 @@ import numpy as np
 from kerascnn.data import load_data
 from kerascnn.errors import check_fraction, check_int
 from kerascnn.heads import compile_model, make_optimizer
-from kerascnn._keras_internals import build_training_state, variable_key
-from kerascnn.runtime import IS_KERAS3, keras
+from kerascnn._keras_internals import build_training_state
+from kerascnn.optimizers import discriminative_optimizer
+from kerascnn.runtime import keras
 from kerascnn.train import Job, Phase, data_name, run
 from kerascnn.transfer.backbones import backbone_info
 from kerascnn.transfer.freezing import apply_plan, get_backbone, parse_plan, trainable_report
@@ -52,55 +48,6 @@ def callbacks(**kwargs) -> list:
 
 
 _default_callbacks = callbacks  # fine_tune's argument of the same name shadows it
-
-
-def discriminative_optimizer(optimizer, variables, lr_mult: float):
-    """A copy of ``optimizer`` whose steps on ``variables`` are scaled by ``lr_mult``.
-
-    Examples:
-        >>> from kerascnn.runtime import keras
-        >>> opt = discriminative_optimizer(keras.optimizers.SGD(0.1), [], 0.5)
-        >>> type(opt).__name__, opt.lr_mult
-        ('DiscriminativeSGD', 0.5)
-    """
-    if isinstance(lr_mult, bool) or not isinstance(lr_mult, (int, float)) or not lr_mult > 0:
-        raise ValueError(f"lr_mult must be a positive number, got {lr_mult!r}.")
-    base = type(optimizer)
-    keys = set()
-    for variable in variables:
-        keys.add(id(variable))
-        if IS_KERAS3 and hasattr(variable, "value"):
-            try:
-                keys.add(id(variable.value))  # TensorFlow backend: update_step sees the tf.Variable
-            except (AttributeError, ValueError):
-                pass
-        elif not IS_KERAS3:
-            keys.add(variable_key(variable))
-
-    if IS_KERAS3:
-        def update_step(self, gradient, variable, learning_rate):
-            if id(variable) in self._scaled_keys:
-                learning_rate = learning_rate * self.lr_mult
-            return base.update_step(self, gradient, variable, learning_rate)
-    else:
-        def update_step(self, gradient, variable):
-            key = variable_key(variable)
-            if key not in self._scaled_keys or self.lr_mult == 1.0:
-                return base.update_step(self, gradient, variable)
-            import tensorflow as tf  # noqa: PLC0415
-
-            before = tf.identity(variable)
-            base.update_step(self, gradient, variable)
-            return variable.assign(before + self.lr_mult * (variable - before))
-
-    cls = type(f"Discriminative{base.__name__}", (base,), {"update_step": update_step})
-    config = optimizer.get_config()
-    if not IS_KERAS3:
-        config["jit_compile"] = False  # the variable test above runs in Python while tracing
-    new = cls.from_config(config)
-    new._scaled_keys = frozenset(keys)
-    new.lr_mult = float(lr_mult)
-    return new
 
 
 class FineTuneHistory:

@@ -108,14 +108,16 @@ def test_two_phase_fine_tune_with_both_callbacks(image_arrays, tmp_path):
     assert len(model.trainable_variables) == 2 + 2   # c5_conv (kernel, bias) + the head
 
 
+def tiny_backbone_and_head():
+    inputs = keras.Input((4,))
+    base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="b")], name="base")
+    outputs = keras.layers.Dense(1, name="head")(base(inputs))
+    return keras.Model(inputs, outputs), base
+
+
 @pytest.mark.every_runtime
 def test_discriminative_rates_scale_the_backbone_step():
-    def tiny():
-        inputs = keras.Input((4,))
-        base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="b")], name="base")
-        outputs = keras.layers.Dense(1, name="head")(base(inputs))
-        return keras.Model(inputs, outputs), base
-
+    tiny = tiny_backbone_and_head
     x, y = np.ones((8, 4), "float32"), np.ones((8, 1), "float32")
     steps = {}
     for mult in (1.0, 0.5):
@@ -130,3 +132,22 @@ def test_discriminative_rates_scale_the_backbone_step():
         np.testing.assert_allclose(half, 0.5 * full, rtol=1e-5, atol=1e-7)
     for full, half in zip(steps[1.0][2:], steps[0.5][2:]):        # the head: unchanged
         np.testing.assert_allclose(half, full, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.every_runtime
+def test_a_model_saved_while_fine_tuning_with_lr_mult_loads(tmp_path):
+    """`kerascnn predict`, `explain` and `keras.models.load_model` could not read such a run's
+    model.keras: "Could not locate class 'DiscriminativeAdam'"."""
+    from kerascnn.saving import load_model
+
+    keras.utils.set_random_seed(1)
+    model, base = tiny_backbone_and_head()
+    x, y = np.ones((8, 4), "float32"), np.ones((8, 1), "float32")
+    model.compile(optimizer=transfer.discriminative_optimizer(keras.optimizers.Adam(0.01), base.trainable_weights,
+                                                              0.5), loss="mse")
+    model.train_on_batch(x, y)
+    model.save(tmp_path / "model.keras")
+    loaded = load_model(tmp_path / "model.keras")
+    assert type(loaded.optimizer).__name__ == "DiscriminativeAdam"
+    assert loaded.optimizer.lr_mult == 1.0   # which variables were the backbone's is not saved: none scaled
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
