@@ -56,6 +56,21 @@ def class_probabilities(probabilities) -> np.ndarray:
     return probabilities
 
 
+def top_classes(probabilities, class_names, count: int) -> list:
+    """The ``count`` most likely classes of one image's output, as ``[(name, probability), ...]``.
+
+    A one-unit sigmoid output is read as :func:`class_probabilities` does (its p is the second
+    class's); classes without a name are named by their index.
+
+    Examples:
+        >>> [(name, round(p, 2)) for name, p in top_classes([0.8], ["benign", "malignant"], 2)]
+        [('malignant', 0.8), ('benign', 0.2)]
+    """
+    row = class_probabilities(np.asarray(probabilities)[None])[0]
+    order = row.argsort()[::-1][:count]
+    return [(class_names[i] if i < len(class_names) else str(i), float(row[i])) for i in order]
+
+
 def write_reports(folder: str, probabilities, labels, images, class_names, worst: int = 16) -> dict:
     """Write ``misclassified.png`` (and ``roc.png``, ``pr.png`` for two classes) into ``folder``.
 

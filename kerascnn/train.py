@@ -357,8 +357,9 @@ def retracing_warnings_dropped():
 
 
 def effective_label_mode(recipe) -> str:
-    """Label smoothing needs one-hot labels, whatever ``label_mode`` says."""
-    return "categorical" if recipe.get("label_smoothing") else recipe["label_mode"]
+    """Label smoothing needs one-hot labels, whatever ``label_mode`` says. A fine-tuning recipe has
+    neither: its heads take integer labels (``FineTuneJob.load``)."""
+    return "categorical" if recipe.get("label_smoothing") else recipe.get("label_mode", "int")
 
 
 def _optimizer(recipe, steps_per_epoch):
@@ -653,7 +654,8 @@ def predict(run_path, images, *, top_k: int = 3, transform=None) -> list:
     """Top-k classes and probabilities for image files: ``[(path, [(class, probability), ...]), ...]``.
 
     Images are read with ``keras.utils.load_img``, converted to the model's channels,
-    resized to its input and scaled as in training (:func:`image_scale`). ``transform``: applied
+    resized to its input and scaled as in training (:func:`image_scale`). A binary model's one
+    sigmoid unit gives both classes (:func:`kerascnn.reports.top_classes`). ``transform``: applied
     to the loaded model first (e.g. :func:`kerascnn.deploy.optimize`).
     """
     check_int("top_k", top_k)
@@ -665,8 +667,6 @@ def predict(run_path, images, *, top_k: int = 3, transform=None) -> list:
     net = load_run_model(run)
     net = transform(net) if transform else net
     probabilities = np.asarray(net.predict(batch, verbose=0))
-    results = []
-    for path, row in zip(images, probabilities):
-        order = np.argsort(row)[::-1][:top_k]
-        results.append((path, [(names[i] if i < len(names) else str(i), float(row[i])) for i in order]))
-    return results
+    from kerascnn.reports import top_classes  # noqa: PLC0415 - matplotlib only where needed
+
+    return [(path, top_classes(row, names, top_k)) for path, row in zip(images, probabilities)]

@@ -100,3 +100,11 @@ def test_finetune_writes_roc_and_pr(tmp_path, capsys):
     assert {"misclassified.png", "roc.png", "pr.png"} <= set(os.listdir(out))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["positive_class"] == "dark" and metrics["roc_auc"] is not None
+
+
+def test_top_classes_reads_a_sigmoid_unit_as_the_second_class():
+    """`kerascnn predict` showed P(malignant) = 0.9 as "benign 90%" (`explain` had it right)."""
+    from kerascnn.reports import top_classes
+
+    assert top_classes([0.9], ["benign", "malignant"], 3) == [("malignant", 0.9), ("benign", pytest.approx(0.1))]
+    assert top_classes([0.1, 0.7, 0.2], ["a", "b"], 2) == [("b", 0.7), ("2", 0.2)]  # unnamed: the index

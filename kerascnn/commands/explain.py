@@ -62,6 +62,7 @@ def _explain(args, config) -> int:
     from kerascnn import runs, visualize  # noqa: PLC0415
     from kerascnn.data import read_images  # noqa: PLC0415
     from kerascnn.errors import check_int  # noqa: PLC0415
+    from kerascnn.reports import top_classes  # noqa: PLC0415
     from kerascnn.train import image_scale  # noqa: PLC0415
     from kerascnn.visualize.capture import find_layer, last_spatial_layer  # noqa: PLC0415
 
@@ -78,7 +79,7 @@ def _explain(args, config) -> int:
     for index, (path, stem) in enumerate(zip(args.images, stems)):
         if stems.count(stem) > 1:
             stem = f"{index}_{stem}"
-        top = _top(probabilities[index], names, args.top)
+        top = top_classes(probabilities[index], names, args.top)
         print(f"{path}: " + ", ".join(f"{name} {probability:.1%}" for name, probability in top))
         gradcam_path = os.path.join(args.out, f"{stem}_gradcam.png")
         _draw(images[index], heatmaps[index], top, layer_name, gradcam_path)
@@ -86,14 +87,6 @@ def _explain(args, config) -> int:
         visualize.feature_maps(model, images[index], layers=[layer] if layer else None, path=features_path)
         print(f"  {gradcam_path}\n  {features_path}")
     return 0
-
-
-def _top(row, names, count):
-    from kerascnn.reports import class_probabilities  # noqa: PLC0415
-
-    row = class_probabilities(row[None])[0]
-    order = row.argsort()[::-1][:count]
-    return [(names[i] if i < len(names) else str(i), float(row[i])) for i in order]
 
 
 def _draw(image, heatmap, top, layer_name, path) -> None:

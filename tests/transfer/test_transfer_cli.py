@@ -61,6 +61,23 @@ def test_finetune_run_directory(finished):
     assert "test accuracy" in printed
 
 
+def test_a_finetune_run_evaluates_and_predicts_like_a_training_run(finished, image_folder):
+    """`kerascnn evaluate` of a fine-tuning run raised KeyError: 'label_mode' (its recipe has none), and
+    `kerascnn predict` showed a binary model's probability of its second class under the first's name."""
+    from kerascnn.train import evaluate, predict  # noqa: PLC0415
+
+    out = finished[0]
+    recorded = json.loads((out / "metrics.json").read_text())
+    metrics = evaluate(out)
+    assert metrics["test_images"] == recorded["test_images"]
+    assert metrics["test_accuracy"] == pytest.approx(recorded["test_accuracy"])
+    image = os.path.join(image_folder, "bright", "0.png")
+    [(path, top)] = predict(out, [image], top_k=2)
+    # the binary head's one sigmoid unit is P(dark), the second class; predict named it "bright"
+    assert path == image and sorted(name for name, _ in top) == ["bright", "dark"]
+    assert sum(probability for _, probability in top) == pytest.approx(1.0)
+
+
 @pytest.mark.keras2  # Keras 2 has outputs of its own to keep out
 def test_finetune_prints_no_spurious_output(finished):
     """Issue 18: Keras warned "Your input ran out of data" and Keras 2 counted "Unknown" steps
