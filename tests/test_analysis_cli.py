@@ -97,6 +97,8 @@ def test_check_exit_codes(capsys, cards):
     assert cli.main(["check", "tiny_*"]) == 1
     out = capsys.readouterr().out
     assert "tiny_wrong" in out and "MISMATCH" in out and "card 49, built 50 (+1)" in out
+    assert cli.main(["check", "tiny_ok", "lenet5"]) == 0  # several names or patterns at once
+    assert "2 of 2 model(s) match" in capsys.readouterr().out
     assert cli.main(["check", "no_such_model*"]) == 2
     assert cli.main(["compare", "lenet5", "--out", "chart.svg"]) == 2
     err = capsys.readouterr().err

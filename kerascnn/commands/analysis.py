@@ -28,11 +28,12 @@ def register(subparsers) -> None:
     check = subparsers.add_parser(
         "check",
         help="build registered models and compare parameter counts with their cards (exit 1 on a mismatch)",
-        description="Build every registered model matching PATTERN and compare its parameter counts "
+        description="Build every registered model matching a PATTERN and compare its parameter counts "
                     "(total, trainable, non-trainable) with its reference card. Exit status: 0 all "
                     "match, 1 a mismatch, 2 bad input.",
     )
-    check.add_argument("pattern", nargs="?", default="*", help="shell wildcard, default '*' (every model)")
+    check.add_argument("patterns", nargs="*", default=["*"], metavar="PATTERN",
+                       help="model names or shell wildcards, e.g. lenet5 'resnet*' (default: every model)")
     check.set_defaults(handler=run_check)
 
 
@@ -116,7 +117,7 @@ def run_check(args) -> int:
     import kerascnn  # noqa: PLC0415
     from kerascnn.testing import card_mismatches, parameter_counts  # noqa: PLC0415
 
-    names = _expand([args.pattern])
+    names = _expand(args.patterns)
     failed = 0
     for name in names:
         card = kerascnn.model_card(name)
