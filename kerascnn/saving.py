@@ -20,14 +20,23 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import re
 import tempfile
+import warnings
 import zipfile
 
 from kerascnn.runtime import IS_KERAS3, keras
 
 #: the members of a ``.keras`` archive that :func:`load_model` reads (Keras 2 and 3 write both)
 CONFIG, WEIGHTS = "config.json", "model.weights.h5"
+
+#: what Keras says when the saved optimizer's variables do not match the loaded one's (Keras 3.x
+#: warns, tf-keras 2.x logs it through absl); ``{saved}`` is the saved optimizer's count
+SKIPPED_OPTIMIZER = (r"Skipping variable loading for optimizer '[^']*', because it has \d+ variables "
+                     r"whereas the saved optimizer has {saved} variables")
 
 
 def load_model(path, *, compile: bool = True, safe_mode: bool = True):
@@ -43,16 +52,47 @@ def load_model(path, *, compile: bool = True, safe_mode: bool = True):
     import kerascnn.optimizers  # noqa: F401,PLC0415 - and its optimizers
 
     path = str(path)
-    if IS_KERAS3 or not zipfile.is_zipfile(path):
-        return keras.models.load_model(path, compile=compile, safe_mode=safe_mode)
-    with zipfile.ZipFile(path) as archive:
-        if {CONFIG, WEIGHTS} - set(archive.namelist()):
+    with unstepped_optimizer_quiet():
+        if IS_KERAS3 or not zipfile.is_zipfile(path):
             return keras.models.load_model(path, compile=compile, safe_mode=safe_mode)
-        config = json.loads(archive.read(CONFIG))
-        if not compile:
-            config["compile_config"] = None
-        with tempfile.TemporaryDirectory(prefix="kerascnn-load-") as folder:
-            weights = archive.extract(WEIGHTS, folder)
-            model = keras.saving.deserialize_keras_object(config, safe_mode=safe_mode)
-            model.load_weights(weights)
-    return model
+        with zipfile.ZipFile(path) as archive:
+            if {CONFIG, WEIGHTS} - set(archive.namelist()):
+                return keras.models.load_model(path, compile=compile, safe_mode=safe_mode)
+            config = json.loads(archive.read(CONFIG))
+            if not compile:
+                config["compile_config"] = None
+            with tempfile.TemporaryDirectory(prefix="kerascnn-load-") as folder:
+                weights = archive.extract(WEIGHTS, folder)
+                model = keras.saving.deserialize_keras_object(config, safe_mode=safe_mode)
+                model.load_weights(weights)
+        return model
+
+
+def unstepped_optimizer_count() -> int:
+    """How many variables an optimizer has before its first step (Keras 3: the step count and the
+    learning rate; Keras 2: the step count), whatever its kind."""
+    variables = keras.optimizers.SGD().variables
+    return len(variables() if callable(variables) else variables)
+
+
+@contextlib.contextmanager
+def unstepped_optimizer_quiet():
+    """Silences Keras' "Skipping variable loading for optimizer" where the saved optimizer never
+    took a step (a builder's compiled model saved before training): it holds only the variables
+    every optimizer starts with, so the loaded one loses nothing. Any other mismatch (state
+    that is really dropped) is still reported.
+    """
+    message = SKIPPED_OPTIMIZER.format(saved=unstepped_optimizer_count())
+
+    class _Unstepped(logging.Filter):
+        def filter(self, record):
+            return not re.match(message, record.getMessage())
+
+    log_filter, absl = _Unstepped(), logging.getLogger("absl")
+    absl.addFilter(log_filter)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=message, category=UserWarning)
+            yield
+    finally:
+        absl.removeFilter(log_filter)

@@ -52,3 +52,38 @@ def test_loads_what_keras_loads(saved):
 def test_compile_false_gives_an_uncompiled_model(saved):
     assert getattr(saving.load_model(saved[0], compile=False), "optimizer", None) is None
 
+
+
+def test_a_compiled_model_saved_before_training_loads_quietly(tmp_path, caplog):
+    """A builder's model is compiled; saved before any step, Keras warns on loading that it skips
+    the optimizer's variables, though the file holds none but the step count (and learning rate)."""
+    import warnings
+
+    import kerascnn
+
+    path = str(tmp_path / "untrained.keras")
+    kerascnn.lenet5().save(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = saving.load_model(path)
+    said = [str(w.message) for w in caught] + [record.getMessage() for record in caught_records(caplog)]
+    assert not [line for line in said if "Skipping variable loading" in line], said
+    assert type(model.optimizer).__name__ == "Adam"
+
+
+def test_optimizer_state_really_skipped_is_still_reported(caplog):
+    import logging
+    import warnings
+
+    dropped = "Skipping variable loading for optimizer 'adam', because it has 22 variables whereas the saved optimizer has 9 variables."
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with saving.unstepped_optimizer_quiet():
+            warnings.warn(dropped, UserWarning, stacklevel=1)
+            logging.getLogger("absl").warning(dropped)
+    assert [str(w.message) for w in caught] == [dropped]
+    assert [record.getMessage() for record in caught_records(caplog)] == [dropped]
+
+
+def caught_records(caplog):
+    return [record for record in caplog.records if record.name == "absl"]
