@@ -95,6 +95,10 @@ def _heads(x, tokens, num_heads, order, name):
 def _attention_scores(query, key, key_dim, name):
     scores = MatMul(name=name + "query_key")([query, key])
     scores = layers.Rescaling(1.0 / math.sqrt(key_dim), name=name + "scale")(scores)
+    if scores.shape[-1] == 1:
+        # one token per window (sides up to 32): the softmax of one score is exactly 1, which
+        # Keras 3 warns about on every call ("Did you mean to use a sigmoid instead?")
+        return layers.Rescaling(0.0, offset=1.0, name=name + "attention_scores")(scores)
     return layers.Softmax(axis=-1, name=name + "attention_scores")(scores)
 
 

@@ -3,7 +3,7 @@
 kecam runs only on Keras 2, so a subprocess with ``TF_USE_LEGACY_KERAS=1`` (once per module)
 builds its DaViT_T with random weights (``pretrained=None``, every weight redrawn, LayerNorm
 scales and biases included), saves them as kecam's ``.h5`` and records its outputs on a
-fixed random batch at 224x224 (1000-class logits) and at 160x256 (the feature map), its
+fixed random batch at 224x224 (1000-class logits), at 160x256 and 32x32 (the feature maps), its
 layer list at 280x280 and 160x256, its parameter counts (T, S, B, with and without the
 head) and the MACs kerascnn.analysis counts on it. The native model loads that file by layer
 name, in the runtime of the test run, and must give the same numbers.
@@ -72,6 +72,11 @@ KECAM_SCRIPT = textwrap.dedent("""
     facts["structure"]["160x256"] = structure(oblong)
     facts["macs"]["160x256"] = analysis.macs(oblong).total
     del oblong
+    tiny = davit.DaViT_T(input_shape=(32, 32, 3), num_classes=0, pretrained=None)
+    tiny.load_weights(out + "/davit_t.h5", by_name=True, skip_mismatch=True)
+    tiny_batch = rng.normal(size=(2, 32, 32, 3)).astype("float32")
+    tiny_features = tiny(tiny_batch, training=False).numpy()
+    del tiny
     facts["structure"]["280x280"] = structure(davit.DaViT_T(input_shape=(280, 280, 3), num_classes=0,
                                                               pretrained=None))
     for function in ("DaViT_T", "DaViT_S", "DaViT_B"):
@@ -79,7 +84,8 @@ KECAM_SCRIPT = textwrap.dedent("""
         head = model.get_layer("predictions").count_params()
         facts["params"][function] = [model.count_params(), model.count_params() - head]
         del model
-    np.savez(out + "/outputs.npz", batch=batch, logits=logits, oblong_batch=oblong_batch, features=features)
+    np.savez(out + "/outputs.npz", batch=batch, logits=logits, oblong_batch=oblong_batch, features=features,
+             tiny_batch=tiny_batch, tiny_features=tiny_features)
     with open(out + "/facts.json", "w") as handle:
         json.dump(facts, handle)
 """)
@@ -139,6 +145,21 @@ def test_kecam_weights_give_kecams_features_at_160x256(oblong, kecam):
     assert oblong.output_shape == (None, 5, 8, 768)
     _assert_close(infer(oblong, kecam["oblong_batch"]), kecam["features"])
     assert _structure(oblong) == kecam["facts"]["structure"]["160x256"]
+
+
+@kecam_reference
+@every_runtime
+def test_one_token_windows_at_32_are_kecams_and_quiet(kecam):
+    """At 32x32 every window holds one position, whose attention weight is exactly 1: kecam's
+    softmax, our constant (Keras 3 warns about a softmax over one value on every call)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = kerascnn.davit_t(input_shape=(32, 32, 3), num_classes=0, weights=kecam["h5"], compile=False)
+        features = infer(model, kecam["tiny_batch"])
+    assert not [str(w.message) for w in caught if "softmax" in str(w.message)]
+    _assert_close(features, kecam["tiny_features"])
 
 
 @kecam_reference
