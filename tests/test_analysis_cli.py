@@ -68,6 +68,30 @@ def test_complexity_chart_writes_a_png_atomically(tmp_path, cards):
     assert os.listdir(tmp_path) == ["chart.png"]  # no temporary file left behind
 
 
+def test_complexity_chart_names_do_not_cover_each_other():
+    """The zoo's ResNet-101/152 cluster: eight bubbles within a factor 2 of MACs and 3 points of
+    top-1. Each name is drawn once, inside the axes, and no two names overlap."""
+    from kerascnn.analysis.chart import _draw
+
+    cluster = [("resnet101", 7.6, 76.4, 44.5), ("resnet101v2", 7.2, 77.2, 44.7), ("se_resnet101", 7.6, 77.6, 49.3),
+               ("resnet152", 11.3, 76.6, 60.2), ("resnet152v2", 10.9, 78.0, 60.4), ("se_resnet152", 11.3, 78.4, 66.8),
+               ("wide_resnet50_2", 11.4, 78.5, 68.9), ("resnext101_32x8d", 16.4, 79.3, 88.8)]
+    points = [{"name": name, "family": name.rstrip("0123456789v_"), "gmacs": gmacs, "top1": top1,
+               "params": millions * 1e6} for name, gmacs, top1, millions in cluster]
+    figure = _draw(points, None)
+    axes = figure.axes[0]
+    renderer = figure.canvas.get_renderer()
+    names = {text.get_text(): text.get_window_extent(renderer) for text in axes.texts}
+    assert sorted(names) == sorted(name for name, *_ in cluster)
+    frame = axes.get_window_extent(renderer)
+    for name, box in names.items():
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, name
+    boxes = list(names.items())
+    for index, (name, box) in enumerate(boxes):
+        for other, other_box in boxes[index + 1:]:
+            assert not box.overlaps(other_box), (name, other)
+
+
 def test_complexity_chart_bad_input(tmp_path):
     with pytest.raises(ValueError, match=r"\.png"):
         analysis.complexity_chart(["lenet5"], tmp_path / "chart.jpg")
@@ -82,7 +106,8 @@ def test_compare_prints_the_table_and_writes_the_chart(tmp_path, capsys, cards):
     chart, table = tmp_path / "c.png", tmp_path / "c.csv"
     assert cli.main(["compare", "tiny_ok", "lenet5", "--out", str(chart), "--csv", str(table)]) == 0
     out = capsys.readouterr().out
-    assert "tiny_ok" in out and "61,706" in out and f"chart: {chart}" in out
+    assert "tiny_ok" in out and "61,706" in out
+    assert f"chart: {chart} (left off, no top-1 on their cards: lenet5)" in out
     # LeNet-5's MACs by hand: C1 28*28*6*25 + C3 10*10*16*150 + C5 120*400 + F6 84*120 + output 10*84
     # = 416,520, shown to three significant digits rather than as 0.000 billion
     [lenet] = [line.split() for line in out.splitlines() if line.startswith("lenet5 ")]

@@ -114,27 +114,96 @@ def _draw(points, title):
     for family in families:
         group = [p for p in points if p["family"] == family]
         axes.scatter([p["gmacs"] for p in group], [p["top1"] for p in group],
-                     s=[20 + _SIZE_PER_MILLION * p["params"] / 1e6 for p in group],
+                     s=[_bubble_area(p["params"]) for p in group],
                      color=colours[family], alpha=0.55, edgecolors="black", linewidths=0.6, label=family)
-    for p in points:
-        axes.annotate(p["name"], (p["gmacs"], p["top1"]), xytext=(5, 5), textcoords="offset points",
-                      fontsize=8)
     axes.set_xscale("log")
+    axes.margins(x=0.08, y=0.1)  # room for the largest bubbles and their names at the edges
     plain = FuncFormatter(lambda value, _: f"{value:g}")
     axes.xaxis.set_major_formatter(plain)
     axes.xaxis.set_minor_formatter(plain)
-    axes.tick_params(axis="x", which="minor", labelsize=7)
+    axes.tick_params(axis="x", which="both", labelsize=8)
     axes.set_xlabel("GMACs per image at the default input size (multiply-accumulates; FLOPs = 2 x MACs)")
     axes.set_ylabel("ImageNet top-1 accuracy (%) from the reference cards")
     axes.set_title(title or "Accuracy against computation (bubble area = parameters)")
     axes.grid(True, which="both", alpha=0.3)
     # both legends outside the axes, on the right: inside, the zoo's biggest bubbles lie under them
-    family_legend = axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, title="family",
-                                markerscale=0.4)
+    family_legend = axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, title="family")
+    for handle in family_legend.legend_handles:  # one marker size: the colour is what the legend tells
+        handle.set_sizes([40])
     axes.add_artist(family_legend)
-    sizes = [axes.scatter([], [], s=20 + _SIZE_PER_MILLION * m, color="grey", alpha=0.4)
+    # hollow circles, so that no family's colour (grey is one) reads as a size
+    sizes = [axes.scatter([], [], s=_bubble_area(m * 1e6), facecolors="none", edgecolors="black", linewidths=0.6)
              for m in (10, 50, 100)]
     axes.legend(sizes, ["10 M params", "50 M", "100 M"], loc="lower left", bbox_to_anchor=(1.02, 0.0),
                 fontsize=8, labelspacing=1.5, borderpad=1.0, title="parameters")
     figure.tight_layout()
+    _place_names(axes, points)
     return figure
+
+
+def _bubble_area(params) -> float:
+    return 20 + _SIZE_PER_MILLION * params / 1e6
+
+
+#: where a model's name may go, in points from its bubble's centre (first free one wins)
+_NAME_OFFSETS = [(6, 6, "left"), (6, -14, "left"), (-6, 6, "right"), (-6, -14, "right"), (0, 12, "center"),
+                 (0, -20, "center"), (10, -4, "left"), (-10, -4, "right")]
+
+
+def _place_names(axes, points) -> None:
+    """Name each bubble where the name covers no name placed before it and no other bubble
+    (close clusters such as ResNet-101 and its relatives otherwise print on top of each other):
+    farther places are tried when every near one is taken, the least crowded one when none is
+    free, and a name away from its bubble's corner gets a thin line to it."""
+    from matplotlib.transforms import Bbox  # noqa: PLC0415
+
+    renderer = axes.figure.canvas.get_renderer()
+    pixels_per_point = axes.figure.dpi / 72.0
+
+    def bubble(p):
+        x, y = axes.transData.transform((p["gmacs"], p["top1"]))
+        radius = (_bubble_area(p["params"]) / 3.14159) ** 0.5 * pixels_per_point
+        return Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
+
+    frame = axes.get_window_extent(renderer)
+    placed = []
+    for p in sorted(points, key=lambda p: (-p["top1"], p["gmacs"])):
+        others = placed + [bubble(q) for q in points if q is not p]
+        best = None
+        for scale in (1.0, 1.8, 2.6):
+            for dx, dy, align in _NAME_OFFSETS:
+                label = axes.annotate(p["name"], (p["gmacs"], p["top1"]), xytext=(dx * scale, dy * scale),
+                                      textcoords="offset points", fontsize=8, ha=align)
+                box = label.get_window_extent(renderer).expanded(1.05, 1.1)
+                crowding = sum(_overlap(box, other) for other in others) + _outside(box, frame)
+                if best is None or crowding < best[0]:
+                    if best is not None:
+                        best[1].remove()
+                    best = (crowding, label, box, scale > 1.0)
+                else:
+                    label.remove()
+                if crowding == 0:
+                    break
+            if best[0] == 0:
+                break
+        _, label, box, far = best
+        if far:
+            label.arrow_patch = None
+            label.remove()
+            label = axes.annotate(p["name"], (p["gmacs"], p["top1"]), xytext=label.xyann, textcoords="offset points",
+                                  fontsize=8, ha=label.get_ha(),
+                                  arrowprops={"arrowstyle": "-", "color": "0.4", "linewidth": 0.6,
+                                              "shrinkA": 0, "shrinkB": 2})
+        placed.append(box)
+
+
+def _outside(box, frame) -> float:
+    """The area of ``box`` outside ``frame`` (a name over the axes' edge or the legends)."""
+    return box.width * box.height - _overlap(box, frame)
+
+
+def _overlap(a, b) -> float:
+    """The area two display boxes share (0 when apart)."""
+    width = min(a.x1, b.x1) - max(a.x0, b.x0)
+    height = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return max(width, 0.0) * max(height, 0.0)

@@ -90,9 +90,11 @@ def run_compare(args) -> int:
         _write_csv(args.csv, rows)
     if args.out != "-":
         plotted = [point for point in points if point["top1"] is not None]
+        left_off = [point["name"] for point in points if point["top1"] is None]
         if plotted:
             save_chart(plotted, args.out)
-            print(f"chart: {args.out}")
+            print(f"chart: {args.out}" + (f" (left off, no top-1 on their cards: {', '.join(left_off)})"
+                                          if left_off else ""))
         else:
             print("chart: not written, none of these models has a top-1 accuracy on its card")
     return 0
