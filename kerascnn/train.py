@@ -214,7 +214,7 @@ class TrainJob(Job):
 
 def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=False, tensorboard=False,
           verbose=1, log=print, mixed_precision=None, jit_compile=None, distribute="none", coordinator=None,
-          num_processes=None, process_id=None, **options) -> RunResult:
+          num_processes=None, process_id=None, deterministic=False, **options) -> RunResult:
     """Train ``model`` on ``data`` and write the run directory ``out``; see the module docstring.
 
     ``options``: ``epochs``, ``batch_size``, ``learning_rate``, ``optimizer``, ``schedule``
@@ -230,6 +230,8 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
     ``distribute`` (``"none"``, ``"mirrored"``, ``"multiworker"`` with ``coordinator``,
     ``num_processes``, ``process_id``). ``batch_size`` is the global batch, split across replicas;
     under multiworker, process 0 writes ``out`` and process N writes ``out.workerN``.
+    ``deterministic``: the same seed gives the same run, bit for bit (TensorFlow's op
+    determinism, on for the rest of the process: :func:`kerascnn.distribute.make_deterministic`).
     """
     from kerascnn.distribute import dtype_policy_kept, setup  # noqa: PLC0415
 
@@ -244,7 +246,7 @@ def train(model="lenet5", data="digits", *, out=None, resume=False, overwrite=Fa
         recipe = make_recipe(model, data, **options)
         return run(TrainJob(data if isinstance(data, tuple) else None), recipe, out or default_out(model, data),
                    resume=resume, overwrite=overwrite, tensorboard=tensorboard, verbose=verbose, log=log,
-                   plan=plan, jit_compile=jit_compile)
+                   plan=plan, jit_compile=jit_compile, deterministic=deterministic)
 
 
 def _auto_precision(model, image_size, log) -> str | None:
@@ -264,15 +266,16 @@ def _auto_precision(model, image_size, log) -> str | None:
 
 
 def run(job: Job, recipe: dict, out, *, resume=False, overwrite=False, tensorboard=False, verbose=1, log=print,
-        plan=None, jit_compile=None) -> RunResult:
+        plan=None, jit_compile=None, deterministic=False) -> RunResult:
     """The training core: run ``job`` with ``recipe`` into the run directory ``out``.
 
     A new directory starts the run; an unfinished run of the same recipe resumes (each phase
     from its ``BackupAndRestore`` backup, so no epoch is lost or repeated); a finished one is
     reported; a different recipe is refused unless ``resume`` (continue with the stored
     recipe) or ``overwrite``. ``plan`` is :func:`kerascnn.distribute.setup`'s (default: one process).
+    ``deterministic`` turns on :func:`kerascnn.distribute.make_deterministic` before the seed is set.
     """
-    from kerascnn.distribute import Plan, worker_out  # noqa: PLC0415
+    from kerascnn.distribute import Plan, make_deterministic, worker_out  # noqa: PLC0415
 
     started = time.time()
     plan = plan or Plan()
@@ -289,6 +292,9 @@ def run(job: Job, recipe: dict, out, *, resume=False, overwrite=False, tensorboa
             "use --overwrite to train again or --out for a new run.")
         return RunResult(directory.path, state, metrics, time.time() - started)
 
+    if deterministic:
+        make_deterministic()
+        plan.deterministic = True
     keras.utils.set_random_seed(recipe["seed"])
     dataset = job.load(recipe)
     if recipe["batch_size"] > dataset.train.count:

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-from kerascnn.commands.train import QUIET_HELP, print_metrics, progress_verbosity
+from kerascnn.commands.train import DETERMINISTIC_HELP, QUIET_HELP, print_metrics, progress_verbosity
 
 LEGACY = "TF_USE_LEGACY_KERAS"
 # (flag, dest) of every option, to run the same command again in a Keras 2 process
@@ -23,7 +23,8 @@ _OPTIONS = (("--data", "data"), ("--image-size", "image_size"), ("--weights", "w
             ("--batch-size", "batch_size"), ("--dropout", "dropout"), ("--validation-split", "validation_split"),
             ("--patience", "patience"), ("--limit", "limit"), ("--seed", "seed"), ("--out", "out"),
             ("--mixed-precision", "mixed_precision"))
-_SWITCHES = (("--resume", "resume"), ("--overwrite", "overwrite"), ("--quiet", "quiet"))
+_SWITCHES = (("--resume", "resume"), ("--overwrite", "overwrite"), ("--quiet", "quiet"),
+             ("--deterministic", "deterministic"))
 
 
 def register(subparsers) -> None:
@@ -68,6 +69,7 @@ def register(subparsers) -> None:
                       help="continue the run in --out with its own stored configuration")
     mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     parser.add_argument("--quiet", action="store_true", help=QUIET_HELP)
+    parser.add_argument("--deterministic", action="store_true", help=DETERMINISTIC_HELP)
     parser.add_argument("--mixed-precision", default="float32", choices=("auto", "float32", "float16", "bfloat16"),
                         help="compute precision while training (variables stay float32); float32 by default, "
                              "auto: bfloat16 where the hardware has a fast path (docs/deploy.md)")
@@ -117,7 +119,7 @@ def _finetune(args) -> int:
     options = {dest: getattr(args, dest) for _, dest in _OPTIONS if dest not in ("data", "out", "mixed_precision")}
     result = fine_tune_run(args.backbone, args.data, out=args.out, resume=args.resume, overwrite=args.overwrite,
                            verbose=progress_verbosity(args.quiet), mixed_precision=_precision(args.mixed_precision),
-                           **options)
+                           deterministic=args.deterministic, **options)
     if result.state == "complete":
         print_metrics(result.metrics)
     return 0

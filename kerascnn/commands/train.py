@@ -12,6 +12,8 @@ RECIPE_FLAGS = ("epochs", "batch_size", "learning_rate", "optimizer", "schedule"
                 "validation_split", "patience", "image_size", "label_mode", "limit", "label_smoothing")
 #: ``--quiet``'s help, for every training command (see :func:`progress_verbosity`)
 QUIET_HELP = "no progress bars (without it: a live bar on a terminal, one line per epoch into a file or a pipe)"
+DETERMINISTIC_HELP = ("the same --seed gives the same run, bit for bit (TensorFlow's op determinism; "
+                      "slower: 10-35%% on the default job)")
 SCALING_FLAGS = ("mixed_precision", "jit_compile", "distribute", "coordinator", "num_processes", "process_id")
 
 
@@ -58,6 +60,7 @@ def register(subparsers) -> None:
     mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     train.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to OUT/tensorboard")
     train.add_argument("--quiet", action="store_true", help=QUIET_HELP)
+    train.add_argument("--deterministic", action="store_true", help=DETERMINISTIC_HELP)
     scaling = train.add_argument_group("scaling (see docs/scaling.md)")
     scaling.add_argument("--mixed-precision", default="auto", choices=("auto", "float32", "float16", "bfloat16"),
                          help="compute in float16 (GPUs) or bfloat16 (TPUs, recent GPUs and CPUs); variables and "
@@ -164,8 +167,8 @@ def run_train(args) -> int:
     scaling = {name: getattr(args, name) for name in SCALING_FLAGS}
     scaling["mixed_precision"] = mixed_precision(args.mixed_precision)
     result = train(args.model, args.data, out=args.out, resume=args.resume, overwrite=args.overwrite,
-                   tensorboard=args.tensorboard, verbose=progress_verbosity(args.quiet), seed=args.seed, **options,
-                   **scaling)
+                   tensorboard=args.tensorboard, verbose=progress_verbosity(args.quiet), seed=args.seed,
+                   deterministic=args.deterministic, **options, **scaling)
     if result.state == "complete":
         print_metrics(result.metrics)
     return 0

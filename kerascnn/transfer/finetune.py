@@ -201,7 +201,7 @@ RUN_DEFAULTS = {"image_size": None, "weights": "imagenet", "freeze": None, "scen
 
 
 def fine_tune_run(backbone, data, *, out=None, resume=False, overwrite=False, verbose=1, log=print,
-                  mixed_precision=None, **options):
+                  mixed_precision=None, deterministic=False, **options):
     """:func:`fine_tune` a new head on ``backbone`` with ``data``, into a run directory (``kerascnn finetune``).
 
     The training core of :func:`kerascnn.train.train` runs it: ``out`` receives ``config.json``,
@@ -211,7 +211,8 @@ def fine_tune_run(backbone, data, *, out=None, resume=False, overwrite=False, ve
     or reports a finished one; a different configuration is refused unless ``resume`` (keep
     the stored one) or ``overwrite``. ``options`` and their defaults: :data:`RUN_DEFAULTS`
     (``weights="none"`` for random weights; ``freeze`` as in :func:`fine_tune`).
-    ``mixed_precision`` (``"float16"``/``"bfloat16"``) holds for this run only.
+    ``mixed_precision`` (``"float16"``/``"bfloat16"``) holds for this run only; ``deterministic``
+    as in :func:`kerascnn.train.train`.
     Images stay 0-255: the backbone's own preprocessing is inside the model.
 
     Example (a two-epoch run on generated images):
@@ -235,7 +236,8 @@ def fine_tune_run(backbone, data, *, out=None, resume=False, overwrite=False, ve
 
     with dtype_policy_kept():
         set_mixed_precision(mixed_precision)
-        return run(FineTuneJob(), recipe, out, resume=resume, overwrite=overwrite, verbose=verbose, log=log)
+        return run(FineTuneJob(), recipe, out, resume=resume, overwrite=overwrite, verbose=verbose, log=log,
+                   deterministic=deterministic)
 
 
 def _run_recipe(backbone, data, options) -> dict:

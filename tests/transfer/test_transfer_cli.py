@@ -25,15 +25,15 @@ def test_kecam_backbone_reruns_itself_on_keras2(monkeypatch, tmp_path):
     monkeypatch.setattr(subprocess, "run", fake_run)
     monkeypatch.delenv("TF_USE_LEGACY_KERAS", raising=False)
     argv = ["finetune", "kecam:DaViT_T", "--data", str(tmp_path), "--image-size", "280", "--freeze", "first:80",
-            "--epochs", "3", "--out", str(tmp_path / "run"), "--quiet"]
+            "--epochs", "3", "--out", str(tmp_path / "run"), "--quiet", "--deterministic"]
     assert cli.main(argv) == 0
     [(command, env)] = calls
     assert env["TF_USE_LEGACY_KERAS"] == "1"
     assert command[1:3] == ["-m", "kerascnn.cli"]
     rerun = command[3:]
     parsed = cli.build_parser().parse_args(rerun)
-    assert (parsed.backbone, parsed.image_size, parsed.freeze, parsed.epochs, parsed.quiet) == (
-        "kecam:DaViT_T", 280, "first:80", 3, True)
+    assert (parsed.backbone, parsed.image_size, parsed.freeze, parsed.epochs, parsed.quiet, parsed.deterministic) == (
+        "kecam:DaViT_T", 280, "first:80", 3, True, True)
     assert finetune.argv_of(parsed) == rerun
 
 
