@@ -317,18 +317,23 @@ def _check_name(name) -> str:
     return name
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Registered model names matching a shell wildcard pattern, sorted.
+def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
+    """Registered model names matching a shell wildcard pattern, sorted; with ``pretrained=True``
+    only those with pretrained weights (``weights="imagenet"``), as timm's ``list_models``.
 
     Examples:
         >>> from kerascnn import list_models
         >>> list_models("lenet?")
         ['lenet5']
+        >>> list_models("resnet5*", pretrained=True)
+        ['resnet50', 'resnet50v2']
     """
     if not isinstance(pattern, str):
         raise TypeError(f"pattern must be a shell wildcard string such as 'resnet*', got {pattern!r}.")
+    if not isinstance(pretrained, bool):
+        raise TypeError(f"pretrained must be True or False, got {pretrained!r}.")
     _load_zoo()
-    return sorted(n for n in _BUILDERS if fnmatch.fnmatchcase(n, pattern))
+    return sorted(n for n in _BUILDERS if fnmatch.fnmatchcase(n, pattern) and (_CARDS[n].weights or not pretrained))
 
 
 def model_card(name: str) -> ModelCard:

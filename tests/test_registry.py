@@ -40,6 +40,16 @@ def test_list_models_uses_shell_wildcards():
         kerascnn.list_models(5)
 
 
+def test_list_models_pretrained_only():
+    """keras.applications has ImageNet weights for ResNet50 and ResNet50V2, none for a ResNet-18."""
+    assert kerascnn.list_models("resnet5*", pretrained=True) == ["resnet50", "resnet50v2"]
+    assert "resnet18" in kerascnn.list_models("resnet*") and "resnet18" not in kerascnn.list_models(pretrained=True)
+    for name in kerascnn.list_models(pretrained=True):
+        assert kerascnn.model_card(name).weights_record("imagenet").input_shape
+    with pytest.raises(TypeError, match="pretrained"):
+        kerascnn.list_models(pretrained="yes")
+
+
 def test_unknown_name_suggests_the_closest():
     with pytest.raises(ValueError, match=r"Unknown model 'lenet'\. Did you mean 'lenet5'"):
         kerascnn.build("lenet")
