@@ -24,6 +24,10 @@ def test_list_prints_models_and_counts(capsys):
     assert cli.main(["list", "lenet*"]) == 0
     out = capsys.readouterr().out
     assert "lenet5" in out and "61,706" in out
+    assert cli.main(["list", "resnet5*", "--pretrained"]) == 0  # keras.applications' ResNet50 and ResNet50V2
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == ["resnet50", "resnet50v2"]
+    assert cli.main(["list", "lenet*", "--pretrained"]) == 2
+    assert "no registered model with pretrained weights matches 'lenet*'" in capsys.readouterr().err
 
 
 def test_summary_checks_the_card(capsys):

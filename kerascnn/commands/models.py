@@ -11,6 +11,7 @@ def register(subparsers) -> None:
         description="List registered models (shell wildcards select, e.g. 'resnet*').",
     )
     listing.add_argument("pattern", nargs="?", default="*", help="shell wildcard, default '*'")
+    listing.add_argument("--pretrained", action="store_true", help="only models with pretrained weights")
     listing.add_argument("--json", action="store_true", help="print the reference cards as JSON")
     listing.set_defaults(handler=run_list)
 
@@ -44,9 +45,10 @@ def _format_count(value) -> str:
 def run_list(args) -> int:
     import kerascnn  # noqa: PLC0415 - keep `kerascnn --help` free of TensorFlow
 
-    names = kerascnn.list_models(args.pattern)
+    names = kerascnn.list_models(args.pattern, pretrained=args.pretrained)
     if not names:
-        raise ValueError(f"no registered model matches {args.pattern!r}; try `kerascnn list`.")
+        with_weights = " with pretrained weights" if args.pretrained else ""
+        raise ValueError(f"no registered model{with_weights} matches {args.pattern!r}; try `kerascnn list`.")
     cards = [kerascnn.model_card(name) for name in names]
     if args.json:
         print(json.dumps([card.as_dict() for card in cards], indent=2))
