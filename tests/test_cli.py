@@ -1,6 +1,8 @@
 """The `kerascnn` command: help lists only working subcommands; errors exit 2 in one line."""
 
+import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -18,6 +20,34 @@ def test_help_lists_the_subcommands(capsys):
     out = capsys.readouterr().out
     for command in ("list", "summary"):
         assert command in out
+
+
+def _mentioned_commands(text: str, fenced: bool) -> list:
+    """The words after ``kerascnn`` in code: inline spans (`kerascnn train ...`) and, in Markdown,
+    the lines of fenced blocks that start a command."""
+    found = re.findall(r"`kerascnn ([a-z][a-z_-]*)", text)
+    if fenced:
+        for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S):
+            found += re.findall(r"^\s*(?:[A-Z_]+=\S+ )*kerascnn ([a-z][a-z_-]*)", block, flags=re.M)
+    return found
+
+
+def test_commands_named_in_help_and_docs_exist():
+    """``kerascnn bench --help`` sent users to `kerascnn models`, a command that never existed."""
+    subparsers = next(action for action in cli.build_parser()._actions if action.choices and action.dest == "command")
+    commands = set(subparsers.choices)
+    wrong = []
+    for name, parser in subparsers.choices.items():
+        for text in [parser.description or ""] + [action.help or "" for action in parser._actions]:
+            wrong += [(f"kerascnn {name} --help", word) for word in _mentioned_commands(text, fenced=False)
+                      if word not in commands]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    pages = [os.path.join(root, "README.md")] + glob.glob(os.path.join(root, "docs", "**", "*.md"), recursive=True)
+    for page in pages:
+        with open(page, encoding="utf-8") as handle:
+            wrong += [(os.path.relpath(page, root), word) for word in _mentioned_commands(handle.read(), fenced=True)
+                      if word not in commands]
+    assert not wrong, wrong
 
 
 def test_list_prints_models_and_counts(capsys):

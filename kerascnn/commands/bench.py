@@ -20,7 +20,7 @@ def register(subparsers) -> None:
                     "model of the same architecture where one exists; print achieved GFLOP/s as a fraction "
                     "of the machine's fp32 matrix-product rate. Medians of alternating rounds after warm-up.",
     )
-    parser.add_argument("model", help="a registered model name (see `kerascnn models`)")
+    parser.add_argument("model", help="a registered model name (see `kerascnn list`)")
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 16], metavar="N",
                         help="batch sizes, default 1 16")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians over them), default 3")
