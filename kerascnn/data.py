@@ -161,6 +161,36 @@ def prepare_images(images, input_shape, scale: float = 255.0):
     return images
 
 
+def image_files(paths) -> list[str]:
+    """``paths`` with every folder replaced by the image files under it (sorted, sub-folders
+    included); files are kept as given, in order, whatever their suffix.
+
+    A path that does not exist, or a folder without images, raises a ValueError naming it.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> for name in ("b/2.png", "a/1.jpg", "a/notes.txt"):
+        ...     os.makedirs(os.path.join(folder, os.path.dirname(name)), exist_ok=True)
+        ...     open(os.path.join(folder, name), "w").close()
+        >>> [os.path.relpath(path, folder) for path in image_files([folder])]
+        ['a/1.jpg', 'b/2.png']
+    """
+    found = []
+    for path in paths:
+        if os.path.isdir(path):
+            inside = sorted(os.path.join(root, name) for root, _, names in os.walk(path) for name in names
+                            if name.lower().endswith(IMAGE_EXTENSIONS))
+            if not inside:
+                raise ValueError(f"image folder {path!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}).")
+            found += inside
+        elif os.path.isfile(path):
+            found.append(path)
+        else:
+            raise ValueError(f"image {path!r} does not exist.")
+    return found
+
+
 def read_images(paths, input_shape, scale: float = 1.0 / 255.0) -> np.ndarray:
     """Image files as one float32 batch for a model of ``input_shape``: converted, resized, times ``scale``.
 

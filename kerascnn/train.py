@@ -42,7 +42,7 @@ import numpy as np
 from kerascnn import runs
 from kerascnn._keras_internals import build_training_state, clear_backup_state
 from kerascnn.callbacks import best_state_path, default_callbacks, read_best, read_history
-from kerascnn.data import SOURCES, load_data, parse_augmentation, read_images
+from kerascnn.data import SOURCES, image_files, load_data, parse_augmentation, read_images
 from kerascnn.errors import check_choice, check_fraction, check_int
 from kerascnn.deploy.fused_batchnorm import use_fused_batchnorm
 from kerascnn.heads import make_optimizer
@@ -656,23 +656,34 @@ def evaluate(run_path, data=None, *, batch_size: int = 64, limit=None, transform
     return metrics
 
 
+#: images :func:`predict` reads and classifies at a time (a folder of thousands stays in memory bounds)
+PREDICT_CHUNK = 256
+
+
 def predict(run_path, images, *, top_k: int = 3, transform=None) -> list:
     """Top-k classes and probabilities for image files: ``[(path, [(class, probability), ...]), ...]``.
 
-    Images are read with ``keras.utils.load_img``, converted to the model's channels,
-    resized to its input and scaled as in training (:func:`image_scale`). A binary model's one
-    sigmoid unit gives both classes (:func:`kerascnn.reports.top_classes`). ``transform``: applied
-    to the loaded model first (e.g. :func:`kerascnn.deploy.optimize`).
+    ``images``: files and folders (every image under a folder, sorted:
+    :func:`kerascnn.data.image_files`). Images are read with ``keras.utils.load_img``,
+    converted to the model's channels, resized to its input and scaled as in training
+    (:func:`image_scale`), :data:`PREDICT_CHUNK` at a time. A binary model's one sigmoid unit
+    gives both classes (:func:`kerascnn.reports.top_classes`). ``transform``: applied to the
+    loaded model first (e.g. :func:`kerascnn.deploy.optimize`).
     """
+    from kerascnn.reports import top_classes  # noqa: PLC0415 - matplotlib only where needed
+
     check_int("top_k", top_k)
     run = runs.RunDirectory(run_path)
     config = run.config()
     names = config.get("class_names") or []
-    height, width, channels = config["recipe"]["input_shape"]
-    batch = read_images(images, (height, width, channels), image_scale(config["recipe"]))
+    input_shape = tuple(config["recipe"]["input_shape"])
+    paths = image_files(images)
     net = load_run_model(run)
     net = transform(net) if transform else net
-    probabilities = np.asarray(net.predict(batch, verbose=0))
-    from kerascnn.reports import top_classes  # noqa: PLC0415 - matplotlib only where needed
-
-    return [(path, top_classes(row, names, top_k)) for path, row in zip(images, probabilities)]
+    results = []
+    for start in range(0, len(paths), PREDICT_CHUNK):
+        chunk = paths[start:start + PREDICT_CHUNK]
+        batch = read_images(chunk, input_shape, image_scale(config["recipe"]))
+        probabilities = np.asarray(net.predict(batch, verbose=0))
+        results += [(path, top_classes(row, names, top_k)) for path, row in zip(chunk, probabilities)]
+    return results

@@ -73,6 +73,24 @@ def test_evaluate_and_predict_commands(run_dir, capsys, tmp_path):
     assert line.startswith(image + ": ") and line.count("%") == 2
 
 
+def test_predict_takes_folders(run_dir, capsys, tmp_path):
+    """A folder stands for every image under it, sorted (sub-folders too, other files left out)."""
+    from PIL import Image
+
+    for name in ("b/two.png", "a/one.jpg", "a/deeper/three.bmp"):
+        os.makedirs(tmp_path / "scans" / os.path.dirname(name), exist_ok=True)
+        Image.fromarray(np.full((40, 40), 200, np.uint8)).save(tmp_path / "scans" / name)
+    (tmp_path / "scans" / "a" / "notes.txt").write_text("not an image")
+    alone = str(tmp_path / "alone.png")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(alone)
+    assert cli.main(["predict", run_dir, alone, str(tmp_path / "scans"), "--json"]) == 0
+    shown = [entry["image"] for entry in json.loads(capsys.readouterr().out)]
+    scans = str(tmp_path / "scans")
+    assert shown == [alone] + [os.path.join(scans, name) for name in ("a/deeper/three.bmp", "a/one.jpg", "b/two.png")]
+    (tmp_path / "nothing").mkdir()
+    _fails(capsys, ["predict", run_dir, str(tmp_path / "nothing")], "holds no images", str(tmp_path / "nothing"))
+
+
 @pytest.mark.full
 def test_evaluate_command_with_cached_onednn_weights_gives_the_runs_accuracy(run_dir):
     # A fresh `kerascnn evaluate` process lets oneDNN cache the weights (TF_ONEDNN_ASSUME_FROZEN_WEIGHTS):

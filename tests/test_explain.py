@@ -1,6 +1,7 @@
 """``kerascnn explain RUN IMAGE...``: top classes on stdout, Grad-CAM and feature-map PNGs, one-line errors."""
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -44,10 +45,15 @@ def test_explain_writes_and_lists_the_pictures(run_and_images, capsys):
                 assert handle.read(8) == PNG
 
 
-def test_explain_with_a_layer(run_and_images, capsys):
+def test_explain_with_a_layer_on_a_folder(run_and_images, capsys):
+    """A folder stands for the images under it (kerascnn.data.image_files)."""
     run, images, folder = run_and_images
+    scans = folder / "scans"
+    scans.mkdir()
+    shutil.copy(images[0], scans)
     out = str(folder / "c3")
-    assert cli.main(["explain", run, images[0], "--out", out, "--layer", "c3_conv"]) == 0
+    assert cli.main(["explain", run, str(scans), "--out", out, "--layer", "c3_conv"]) == 0
+    assert capsys.readouterr().out.startswith(str(scans / os.path.basename(images[0])) + ": ")
     assert sorted(os.listdir(out)) == ["digit0_features.png", "digit0_gradcam.png"]
 
 

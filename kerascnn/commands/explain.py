@@ -24,7 +24,8 @@ def register(subparsers) -> None:
                     "(Grad-CAM of the predicted class, Selvaraju et al. 2017) and OUT/NAME_features.png "
                     "(feature maps). See docs/visualize.md.")
     parser.add_argument("run", help="a run directory written by `kerascnn train` or `kerascnn finetune`")
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (png, jpg, bmp, gif)")
+    parser.add_argument("images", nargs="+", metavar="IMAGE",
+                        help="image files (png, jpg, bmp, gif) or folders (every image under them)")
     parser.add_argument("--out", default="explain", help="folder for the PNGs (default ./explain)")
     parser.add_argument("--layer", default=None, metavar="NAME",
                         help="the layer for Grad-CAM and the feature maps (default: Grad-CAM on the last map, "
@@ -60,7 +61,7 @@ def load_model(run_path: str):
 
 def _explain(args, config) -> int:
     from kerascnn import runs, visualize  # noqa: PLC0415
-    from kerascnn.data import read_images  # noqa: PLC0415
+    from kerascnn.data import image_files, read_images  # noqa: PLC0415
     from kerascnn.errors import check_int  # noqa: PLC0415
     from kerascnn.reports import top_classes  # noqa: PLC0415
     from kerascnn.train import image_scale  # noqa: PLC0415
@@ -71,12 +72,13 @@ def _explain(args, config) -> int:
     model = inference_transform(args, [])(load_model(args.run))
     layer = find_layer(model, args.layer) if args.layer else None
     layer_name = layer.name if layer else last_spatial_layer(model)[0]
-    images = read_images(args.images, tuple(model.input_shape[1:4]), image_scale(config.get("recipe", {})))
+    paths = image_files(args.images)
+    images = read_images(paths, tuple(model.input_shape[1:4]), image_scale(config.get("recipe", {})))
     heatmaps, probabilities = visualize.grad_cam(model, images, layer=layer, return_predictions=True)
     names = list(config.get("class_names") or [])
     os.makedirs(args.out, exist_ok=True)
-    stems = [os.path.splitext(os.path.basename(path))[0] for path in args.images]
-    for index, (path, stem) in enumerate(zip(args.images, stems)):
+    stems = [os.path.splitext(os.path.basename(path))[0] for path in paths]
+    for index, (path, stem) in enumerate(zip(paths, stems)):
         if stems.count(stem) > 1:
             stem = f"{index}_{stem}"
         top = top_classes(probabilities[index], names, args.top)

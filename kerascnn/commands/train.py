@@ -100,7 +100,8 @@ def register(subparsers) -> None:
         description="Print the top-k classes and probabilities for each image file.",
     )
     predict.add_argument("run", help="a run directory written by `kerascnn train`")
-    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files (png, jpg, bmp, gif)")
+    predict.add_argument("images", nargs="+", metavar="IMAGE",
+                         help="image files (png, jpg, bmp, gif) or folders (every image under them)")
     predict.add_argument("--top-k", type=int, default=3, help="classes to show per image (default 3)")
     predict.add_argument("--json", action="store_true", help="print the predictions as JSON")
     add_inference_flags(predict)
