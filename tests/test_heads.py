@@ -83,7 +83,10 @@ def test_features_only_models_have_no_head():
         ({"learning_rate": -1}, "learning_rate must be a positive number"),
         ({"weights": "imagenet"}, "weights='imagenet' is not available for lenet5"),
         ({"weights": "/nonexistent/file.weights.h5"}, "no such file"),
-        ({"dropuot": 0.1}, "unexpected keyword argument"),
+        ({"dropuot": 0.1}, "unexpected keyword argument(s) dropuot (did you mean dropout?)"),
+        ({"num_class": 10}, "num_class (did you mean num_classes?)"),
+        ({"classes": 10}, "classes (keras.applications' name; here num_classes)"),
+        ({"pretrained": True}, "pretrained (timm's name; here weights='imagenet')"),
     ],
 )
 def test_bad_builder_arguments_name_argument_value_and_accepted(kwargs, fragment):

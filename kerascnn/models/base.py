@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from kerascnn import registry
 from kerascnn.blocks import classifier_head
-from kerascnn.errors import WeightsNotAvailable, check_choice, check_fraction, check_input_shape
+from kerascnn.errors import WeightsNotAvailable, check_choice, check_fraction, check_input_shape, closest
 from kerascnn.heads import LABEL_MODES, POOLINGS, TASKS, HeadSpec, compile_model, head_spec, resolve_num_classes
 from kerascnn.runtime import keras
 
@@ -54,12 +54,34 @@ COMMON_OPTIONS = {
 }
 
 
+#: Arguments of keras.applications and timm that kerascnn's builders spell differently:
+#: ``{their name: (kerascnn's, whose name it is)}``.
+OTHER_NAMES = {
+    "classes": ("num_classes", "keras.applications'"),
+    "pretrained": ("weights='imagenet'", "timm's"),
+    "in_chans": ("input_shape=(height, width, channels)", "timm's"),
+    "drop_rate": ("dropout", "timm's"),
+    "global_pool": ("pooling", "timm's"),
+}
+#: The arguments every builder has before ``**options``.
+SHARED_ARGUMENTS = ("input_shape", "num_classes", "include_top")
+
+
+def _unknown_argument(name: str) -> str:
+    """``name`` with what was probably meant: another library's spelling, or a near miss."""
+    if name in OTHER_NAMES:
+        ours, whose = OTHER_NAMES[name]
+        return f"{name} ({whose} name; here {ours})"
+    near = closest(name, [*SHARED_ARGUMENTS, *COMMON_OPTIONS])
+    return f"{name} (did you mean {' or '.join(near)}?)" if near else name
+
+
 def _options(options: dict) -> dict:
     unknown = sorted(set(options) - set(COMMON_OPTIONS))
     if unknown:
         raise TypeError(
-            f"unexpected keyword argument(s) {', '.join(unknown)}; every builder also accepts "
-            f"{', '.join(sorted(COMMON_OPTIONS))}."
+            f"unexpected keyword argument(s) {', '.join(_unknown_argument(name) for name in unknown)}; every "
+            f"builder accepts {', '.join(SHARED_ARGUMENTS)} and {', '.join(sorted(COMMON_OPTIONS))}."
         )
     merged = {**COMMON_OPTIONS, **options}
     check_choice("pooling", merged["pooling"], POOLINGS)
