@@ -66,10 +66,27 @@ def test_export_command(run_dir, capsys, tmp_path):
     captured = capsys.readouterr()
     assert status == 0, captured.err
     assert out in captured.out
+    assert "input: float32 32x32x1 pixels 0-255" in captured.out
     session = onnxruntime.InferenceSession(out, providers=["CPUExecutionProvider"])
     assert session.get_inputs()[0].shape[1:] == [32, 32, 1]
     assert cli.main(["export", run_dir, "--format", "keras"]) == 0
     assert os.path.isfile(os.path.join(run_dir, "model_export.keras"))
+
+
+def test_exported_model_takes_pixels_as_image_files_hold_them(run_dir, capsys, tmp_path):
+    """A `kerascnn train` model takes pixels / 255 (kerascnn.data.read_images); the exported one
+    takes the pixels and divides them itself, unless --scaled-input."""
+    from kerascnn import saving
+
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 1)).astype("float32")
+    trained = saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    expected = np.asarray(trained(pixels / 255.0))
+    for flags, given in (([], pixels), (["--scaled-input"], pixels / 255.0)):
+        out = str(tmp_path / f"exported{len(flags)}.keras")
+        assert cli.main(["export", run_dir, "--format", "keras", "--out", out, *flags]) == 0
+        assert ("pixels scaled to [0, 1]" if flags else "pixels 0-255") in capsys.readouterr().out
+        exported = saving.load_model(out, compile=False)
+        np.testing.assert_allclose(np.asarray(exported(given)), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_export_errors_are_one_line(run_dir, capsys, tmp_path):

@@ -33,7 +33,7 @@ import numpy as np
 
 from kerascnn._keras_internals import was_called
 from kerascnn.errors import check_choice
-from kerascnn.runtime import BACKEND, IS_KERAS3, RuntimeMismatchError, describe
+from kerascnn.runtime import BACKEND, IS_KERAS3, RuntimeMismatchError, describe, keras
 
 #: Export formats and the file suffix each needs ("" = a folder).
 FORMATS = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx", "litert": ".tflite"}
@@ -80,6 +80,27 @@ def require_converter(format: str) -> None:
     if "jax2onnx" in missing:  # not in the extra: it brings flax, optax and orbax with it
         how = "pip install jax2onnx (the JAX backend's ONNX converter), or export from the TensorFlow backend"
     raise MissingConverterError(f"exporting to {format} needs {', '.join(missing)}, which is not installed: {how}.")
+
+
+def taking_pixels(model, scale: float):
+    """``model`` behind a ``Rescaling(scale)`` layer: a model that takes pixels (0-255) where
+    ``model`` takes them times ``scale`` (a ``kerascnn train`` model: 1/255, so [0, 1]).
+
+    ``kerascnn export`` writes this, so that every exported run takes what an image file
+    holds, as fine-tuned models already do (their preprocessing is inside them). The input is
+    named ``pixels``.
+
+    Examples:
+        >>> import numpy as np, kerascnn
+        >>> from kerascnn.deploy.exporter import taking_pixels
+        >>> net = kerascnn.lenet5(compile=False)
+        >>> x = np.random.default_rng(0).integers(0, 256, (1, 32, 32, 1)).astype("float32")
+        >>> bool(np.allclose(taking_pixels(net, 1 / 255)(x), net(x / 255), atol=1e-6))
+        True
+    """
+    inputs = keras.Input(model.input_shape[1:], name="pixels")
+    scaled = keras.layers.Rescaling(scale, name="pixel_scaling")(inputs)
+    return keras.Model(inputs, model(scaled), name=model.name)
 
 
 def default_path(folder: str, format: str, stem: str = "model") -> str:

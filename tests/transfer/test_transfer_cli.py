@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 
-from kerascnn import cli, runtime
+from kerascnn import cli, runtime, saving
 from kerascnn.commands import finetune
 
 pytestmark = pytest.mark.tensorflow_only
@@ -76,6 +76,17 @@ def test_a_finetune_run_evaluates_and_predicts_like_a_training_run(finished, ima
     # the binary head's one sigmoid unit is P(dark), the second class; predict named it "bright"
     assert path == image and sorted(name for name, _ in top) == ["bright", "dark"]
     assert sum(probability for _, probability in top) == pytest.approx(1.0)
+
+
+def test_a_finetune_run_exports_as_it_is(finished, capsys, tmp_path):
+    """Its model takes pixels 0-255 already: exported unchanged, and --scaled-input is refused."""
+    out = finished[0]
+    target = str(tmp_path / "export.keras")
+    assert cli.main(["export", str(out), "--format", "keras", "--out", target]) == 0
+    assert "pixels 0-255" in capsys.readouterr().out
+    assert "pixel_scaling" not in [layer.name for layer in saving.load_model(target, compile=False).layers]
+    assert cli.main(["export", str(out), "--format", "keras", "--scaled-input"]) == 2
+    assert "takes pixels 0-255 and preprocesses them itself" in capsys.readouterr().err
 
 
 @pytest.mark.keras2  # Keras 2 has outputs of its own to keep out
