@@ -151,6 +151,28 @@ def test_the_transfer_model(tmp_path):
         assert handle.read(8) == PNG
 
 
+def test_diagram_stages_follow_the_trunk_through_attention_and_branches():
+    """DaViT's attention folds windows and heads into 4-D tensors of other sizes inside each block;
+    the diagram showed them as stages ("3136x3x32") and put 171 layers in the head. The stages are
+    the paper's (Ding et al. 2022, Table 1: 96, 192, 384, 768 channels at strides 4, 8, 16, 32;
+    docs/models/davit.md), the head is pooling and the classifier, and every parameter is in one
+    stage. GoogLeNet: the channels of Table 1 of Szegedy et al. 2014 (max pool 192, inception (3a)
+    256, (3b) 480 at 28x28; (4a)-(4e) 512-832 at 14x14; (5a) 832, (5b) 1024 at 7x7)."""
+    import kerascnn
+    from tests.models.zoo_helpers import zero_init
+
+    with zero_init():
+        davit = kerascnn.build("davit_t", input_shape=(64, 64, 3), num_classes=10, compile=False)
+        googlenet = kerascnn.googlenet(compile=False)
+    parts = stages(davit)
+    assert [part.size for part in parts] == ["16x16x96", "8x8x192", "4x4x384", "2x2x768", ""]
+    assert parts[-1].label == "head" and sorted(parts[-1].kinds.elements()) == ["Dense", "GlobalAvgPool"]
+    assert sum(part.params for part in parts) == davit.count_params()
+    parts = stages(googlenet)
+    assert [part.size for part in parts[2:5]] == ["28x28x(192-480)", "14x14x(480-832)", "7x7x(832-1024)"]
+    assert sum(part.params for part in parts) == googlenet.count_params()
+
+
 def test_graphviz_engine_needs_dot(tmp_path):
     model = small_cnn()
     path = str(tmp_path / "graph.png")

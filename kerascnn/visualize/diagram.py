@@ -3,11 +3,11 @@
 ``engine="graphviz"`` is ``keras.utils.plot_model`` (every layer, with shapes); it needs the
 ``pydot`` package and graphviz's ``dot`` program, which a fresh machine lacks. The default
 ``engine="auto"`` uses it when both are there and kerascnn's own drawing otherwise;
-``engine="kerascnn"`` always draws kerascnn's: one box per stage (the layers whose output
-has the same height and width, nested backbones opened), top to bottom, each with its map
-size, its layers by kind and its parameters, then the head. The docs' model pages use
+``engine="kerascnn"`` always draws kerascnn's: one box per stage (the layers between trunk
+points of one map size, :func:`stages`; nested backbones opened), top to bottom, each with its
+map size, its layers by kind and its parameters, then the head. The docs' model pages use
 ``engine="kerascnn"`` so that they look the same wherever they are rebuilt
-(``python -m kerascnn.visualize.docs_images``).
+(``python docs_hooks/make_images.py --diagrams``).
 
 Examples:
     >>> import os, tempfile, kerascnn
@@ -27,7 +27,7 @@ import shutil
 from kerascnn.errors import check_choice
 from kerascnn.plots import _figure
 from kerascnn.runs import atomic_save
-from kerascnn.visualize.capture import leaf_layers, output_shape
+from kerascnn.visualize.capture import is_model
 
 ENGINES = ("auto", "graphviz", "kerascnn")
 SHORT = {"BatchNormalization": "BatchNorm", "GlobalAveragePooling2D": "GlobalAvgPool", "MaxPooling2D": "MaxPool",
@@ -56,38 +56,71 @@ class Stage:
         return f"{self.label}x{low}" if low == high else f"{self.label}x({low}-{high})"
 
 
-def stages(model) -> list:
-    """The model's stages in order: one per map size (height x width), then the head.
+def trunk(model, prefix: str = "") -> list:
+    """``(path, layer, output shape, on the trunk)`` for every layer call in order, nested models opened.
 
-    A padding layer joins the stage of the layer after it (its slightly larger map is no
-    stage); a side branch whose map is smaller than one that comes later (an SE block's 1x1
-    squeeze, an auxiliary classifier) joins the stage it branches from.
+    A call's output is on the trunk when everything after it depends on the rest of the
+    model through it alone: no connection jumps over it (a residual shortcut, an inception
+    module's parallel branches, a transformer block's attention reshapes all lie between two
+    trunk points). Inside a nested model, a point is on the trunk when it is there and
+    nothing in the outer graph jumps over the nested model's call.
     """
-    layers = [(path, layer, output_shape(layer)) for path, layer in leaf_layers(model)]
-    layers = [(path, layer, shape) for path, layer, shape in layers if shape is not None]
-    areas = [shape[1] * shape[2] if len(shape) == 4 and None not in shape[1:3]
-             and type(layer).__name__ != "ZeroPadding2D" else 0 for _, layer, shape in layers]
-    later = [max(areas[index + 1:], default=0) for index in range(len(areas))]
+    from kerascnn.graph import Graph  # noqa: PLC0415
+
+    graph = Graph(model)
+    calls = graph.calls
+    # the earliest call (-1: a model input) that each call reads from
+    earliest = [min((graph.producer(t).index if graph.producer(t) is not None else -1 for t in call.inputs),
+                    default=-1) for call in calls]
+    reads_before = [min(earliest[index + 1:], default=len(calls)) for index in range(len(calls))]
+    entries = []
+    for call in calls:
+        cut = reads_before[call.index] >= call.index
+        path = prefix + call.name
+        if is_model(call.layer):
+            inner = trunk(call.layer, path + "/")
+            entries += [(p, layer, shape, on and cut) for p, layer, shape, on in inner]
+        elif call.kind != "InputLayer":
+            shape = tuple(call.outputs[0].shape) if call.outputs else None
+            entries.append((path, call.layer, shape, cut))
+    return entries
+
+
+def stages(model) -> list:
+    """The model's stages in order: one per map size (height x width) on the trunk, then the head.
+
+    Each trunk point (:func:`trunk`) closes the layers since the one before; they join the
+    stage of its map size, or the head from the first trunk point that is no map. A padding
+    layer joins the stage after it (its slightly larger map is no stage). Side branches (an SE
+    block's squeeze, an auxiliary classifier, attention inside a block) join the stage they
+    lie in, and a stage's channels are those of its trunk maps.
+    """
     groups: dict = {}
-    waiting, key = [], None
-    for (path, layer, shape), area, biggest_after in zip(layers, areas, later):
-        if type(layer).__name__ == "ZeroPadding2D":
-            waiting.append(layer)
+    pending, key = [], None
+    for path, layer, shape, on_trunk in trunk(model):
+        pending.append((path, layer))
+        if not on_trunk or type(layer).__name__ == "ZeroPadding2D":
             continue
-        if len(shape) != 4:
-            key = "head"
-        elif key is None or area >= biggest_after:
-            key = f"{shape[1]}x{shape[2]}"
-        stage = groups.setdefault(key, Stage(key, collections.Counter(), 0, path, path, set()))
-        for member in [*waiting, layer]:
-            stage.kinds[SHORT.get(type(member).__name__, type(member).__name__)] += 1
-            stage.params += int(member.count_params()) if member.built else 0
-        if len(shape) == 4 and key != "head" and area >= biggest_after:
-            stage.channels.add(int(shape[3]))
-        stage.last = path
-        waiting = []
+        if key != "head":
+            is_map = shape is not None and len(shape) == 4
+            key = "x".join(str(side or "?") for side in shape[1:3]) if is_map else "head"
+        _join(groups, key, pending)
+        if key != "head":
+            groups[key].channels.add(int(shape[3]))
+        pending = []
+    if pending:  # layers after the last trunk point (side outputs): the head
+        _join(groups, "head", pending)
     ordered = [stage for name, stage in groups.items() if name != "head"]
     return ordered + ([groups["head"]] if "head" in groups else [])
+
+
+def _join(groups: dict, key: str, members: list) -> None:
+    """Add ``members`` (``(path, layer)``, in order) to the stage ``key``, created if new."""
+    stage = groups.setdefault(key, Stage(key, collections.Counter(), 0, members[0][0], members[-1][0], set()))
+    for _, member in members:
+        stage.kinds[SHORT.get(type(member).__name__, type(member).__name__)] += 1
+        stage.params += int(member.count_params()) if member.built else 0
+    stage.last = members[-1][0]
 
 
 def graphviz_available() -> bool:
