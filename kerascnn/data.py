@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import textwrap
 import zipfile
 from dataclasses import dataclass, field
 
@@ -354,7 +355,7 @@ def _keras_dataset(name):
     except Exception as error:  # noqa: BLE001 - urllib, OSError, HTTP errors: all mean "not available"
         raise ValueError(
             f"--data {name}: keras.datasets could not load it ({type(error).__name__}: "
-            f"{' '.join(str(error).split())[:120]}). Offline, download it elsewhere and pass the file: "
+            f"{textwrap.shorten(str(error), 160, placeholder=' ...')}). Offline, download it elsewhere and pass the file: "
             f"--data path/to/{name}.npz with arrays x_train, y_train, x_test, y_test "
             f"(or copy Keras' cache into ~/.keras/datasets/).") from None
     return (x_train, y_train.ravel().astype("int64")), (x_test, y_test.ravel().astype("int64"))
