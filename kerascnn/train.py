@@ -633,6 +633,24 @@ def image_scale(recipe: dict) -> float:
     return 1.0 if keeps_raw_pixels(recipe) else 1.0 / 255.0
 
 
+def _check_same_classes(dataset, net, trained: list, run_path: str) -> None:
+    """Refuse data whose classes are not the ones the model predicts: their number, and their
+    names where both sides have names (folders; an array source's classes are just "0", "1"...)."""
+    outputs = int(net.output_shape[-1])
+    predicted = outputs if outputs > 1 else 2  # one sigmoid unit: two classes
+    if dataset.num_classes != predicted:
+        raise ValueError(f"--data has {dataset.num_classes} classes but the model of {run_path!r} "
+                         f"predicts {predicted}; evaluate on data with the same classes.")
+
+    def named(names) -> bool:
+        return list(names) != [str(index) for index in range(len(names))]
+
+    given = list(dataset.class_names)
+    if named(given) and named(trained) and given != trained:
+        raise ValueError(f"--data has the classes {given} but the model of {run_path!r} was trained on {trained}; "
+                         "evaluate on data with the same class folders (names and order).")
+
+
 def evaluate(run_path, data=None, *, batch_size: int = 64, limit=None, transform=None) -> dict:
     """Evaluate a run's best model on the test split of ``data`` (default: the run's own data).
 
@@ -648,9 +666,7 @@ def evaluate(run_path, data=None, *, batch_size: int = 64, limit=None, transform
                         limit=limit, label_mode=effective_label_mode(recipe))
     if keeps_raw_pixels(recipe):
         dataset.scale = 1.0  # Data.scale divides: keep 0-255 as in FineTuneJob.load
-    if dataset.num_classes != int(net.output_shape[-1]) and int(net.output_shape[-1]) > 1:
-        raise ValueError(f"--data has {dataset.num_classes} classes but the model of {run.path!r} "
-                         f"predicts {net.output_shape[-1]}; evaluate on data with the same classes.")
+    _check_same_classes(dataset, net, config.get("class_names") or [], run.path)
     metrics = evaluate_model(net, dataset, batch_size)
     metrics.pop("predictions")
     return metrics

@@ -78,6 +78,23 @@ def test_a_finetune_run_evaluates_and_predicts_like_a_training_run(finished, ima
     assert sum(probability for _, probability in top) == pytest.approx(1.0)
 
 
+def test_evaluate_refuses_data_of_other_classes(finished, image_folder, tmp_path):
+    """The binary bright/dark model evaluated on folders named otherwise, or on three classes, gave
+    a report under the wrong names (two) or a crash inside scikit-learn (three)."""
+    import shutil  # noqa: PLC0415
+
+    from kerascnn.train import evaluate  # noqa: PLC0415
+
+    renamed = tmp_path / "renamed"
+    for old, new in (("bright", "cats"), ("dark", "dogs")):
+        shutil.copytree(os.path.join(image_folder, old), renamed / new)
+    with pytest.raises(ValueError, match=r"classes \['cats', 'dogs'\] but the model .* trained on \['bright', 'dark'\]"):
+        evaluate(finished[0], str(renamed))
+    shutil.copytree(renamed / "cats", renamed / "birds")
+    with pytest.raises(ValueError, match="--data has 3 classes but the model .* predicts 2"):
+        evaluate(finished[0], str(renamed))
+
+
 def test_a_finetune_run_exports_as_it_is(finished, capsys, tmp_path):
     """Its model takes pixels 0-255 already: exported unchanged, and --scaled-input is refused."""
     out = finished[0]
