@@ -12,7 +12,9 @@ source                                 what it is
 ``path/to/file.npz``                   ``x_train, y_train, x_test, y_test`` (the layout of
                                        ``mnist.npz``) or ``x, y`` (split like digits)
 ``path/to/folder``                     one sub-folder per class, read with
-                                       ``keras.utils.image_dataset_from_directory``
+                                       ``keras.utils.image_dataset_from_directory``; or
+                                       already split: ``train/`` and ``test/`` (and maybe
+                                       ``val/``) folders of class sub-folders, used as given
 ``(x, y)`` arrays (Python only)        split like digits
 =====================================  ====================================================
 
@@ -426,38 +428,114 @@ def _check_readable(path, classes):
                          "remove or replace them (accepted: readable BMP, GIF, JPEG, PNG files).")
 
 
-def _folder(path, input_shape, validation_split, seed, limit, label_mode):
-    import tensorflow as tf  # noqa: PLC0415
+#: Sub-folder names of a folder that is already split (any case): ``data/train/cat/1.jpg``,
+#: ``data/test/cat/7.jpg`` and optionally ``data/val/...``, the layout of many published datasets.
+SPLIT_FOLDERS = {"train": ("train", "training"), "validation": ("val", "valid", "validation"),
+                 "test": ("test", "testing")}
 
+
+def _class_counts(path) -> dict:
+    """``{class sub-folder: images under it}`` for the sub-folders of ``path`` that hold images."""
     classes = sorted(entry.name for entry in os.scandir(path) if entry.is_dir() and not entry.name.startswith("."))
     counts = {name: sum(1 for _root, _dirs, files in os.walk(os.path.join(path, name))
                         for f in files if f.lower().endswith(IMAGE_EXTENSIONS)) for name in classes}
-    counts = {name: count for name, count in counts.items() if count}
+    return {name: count for name, count in counts.items() if count}
+
+
+def split_layout(path) -> dict | None:
+    """``{"train": folder, "test": folder[, "validation": folder]}`` when ``path`` is already split
+    into ``train/`` and ``test/`` (and maybe ``val/``) folders of class sub-folders, else None.
+
+    A split folder holds class sub-folders and no images of its own, so a class that happens
+    to be called ``train`` (images directly inside) is still a class. A ``train/`` without a
+    ``test/`` raises a ValueError saying what is missing.
+
+    Examples:
+        >>> import os, tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> for name in ("train/cat/1.png", "train/dog/2.png", "Test/cat/3.png", "Test/dog/4.png"):
+        ...     os.makedirs(os.path.join(root, os.path.dirname(name)), exist_ok=True)
+        ...     open(os.path.join(root, name), "w").close()
+        >>> sorted(os.path.basename(folder) for folder in split_layout(root).values())
+        ['Test', 'train']
+    """
+    found = {}
+    for entry in sorted(os.scandir(path), key=lambda entry: entry.name):
+        split = next((key for key, names in SPLIT_FOLDERS.items() if entry.name.lower() in names), None)
+        if split is None or not entry.is_dir() or split in found:
+            continue
+        holds_images = any(file.name.lower().endswith(IMAGE_EXTENSIONS) for file in os.scandir(entry.path)
+                           if file.is_file())
+        if not holds_images and len(_class_counts(entry.path)) >= 2:
+            found[split] = entry.path
+    if not found:
+        return None
+    if "train" not in found or "test" not in found:
+        have = ", ".join(f"{os.path.basename(folder)}/" for folder in found.values())
+        missing = " and ".join(f"{key}/" for key in ("train", "test") if key not in found)
+        one = found.get("train") or next(iter(found.values()))
+        raise ValueError(f"--data {path!r} is split into {have} but has no {missing} folder of class sub-folders; "
+                         "a split folder needs train/ and test/ (val/ is optional), or pass one of its folders to "
+                         f"split that one (--data {one}).")
+    return found
+
+
+def _read_folder(path, classes, input_shape):
+    """An image folder as an unbatched tf.data source of (image, label) and its labels, in file order."""
+    _check_readable(path, classes)
+    # Keras 2 prints "Found N files belonging to C classes." and has no switch for it (Keras 3: verbose)
+    with contextlib.nullcontext() if IS_KERAS3 else contextlib.redirect_stdout(io.StringIO()):
+        dataset = keras.utils.image_dataset_from_directory(
+            path, labels="inferred", label_mode="int", class_names=classes, batch_size=None, shuffle=False,
+            image_size=input_shape[:2], color_mode="grayscale" if input_shape[2] == 1 else "rgb",
+            **({"verbose": False} if IS_KERAS3 else {}))
+    y = np.array([classes.index(os.path.relpath(p, path).split(os.sep)[0]) for p in dataset.file_paths], "int64")
+    return dataset, y
+
+
+def _subset(dataset, y, chosen, owner, limit):
+    """The examples ``chosen`` (indices into ``y``) of ``dataset`` as a Split of at most ``limit``."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    chosen = np.sort(chosen)[:limit]
+    mask = tf.constant(np.isin(np.arange(len(y)), chosen))
+    subset = (dataset.enumerate().filter(lambda i, _item, mask=mask: tf.gather(mask, i))
+              .map(lambda _i, item: item)
+              # a filter hides the size: without it Keras warns "ran out of data", Keras 2 counts "Unknown" steps
+              .apply(tf.data.experimental.assert_cardinality(len(chosen))))
+    return Split(None, y[chosen], owner=owner, dataset=subset)
+
+
+def _folder(path, input_shape, validation_split, seed, limit, label_mode):
+    layout = split_layout(path)
+    counts = _class_counts(layout["train"] if layout else path)
     if not counts:
         raise ValueError(f"--data {path!r} has no images in class sub-folders ({', '.join(IMAGE_EXTENSIONS)}); "
                          "put each class's images in its own sub-folder, e.g. data/cat/1.jpg, data/dog/2.jpg.")
     if len(counts) < 2:
         raise ValueError(f"--data {path!r} has images of a single class ({next(iter(counts))!r}); "
                          "a classifier needs at least two class sub-folders.")
-    _check_readable(path, sorted(counts))
-    # Keras 2 prints "Found N files belonging to C classes." and has no switch for it (Keras 3: verbose)
-    with contextlib.nullcontext() if IS_KERAS3 else contextlib.redirect_stdout(io.StringIO()):
-        dataset = keras.utils.image_dataset_from_directory(
-            path, labels="inferred", label_mode="int", class_names=sorted(counts), batch_size=None, shuffle=False,
-            image_size=input_shape[:2], color_mode="grayscale" if input_shape[2] == 1 else "rgb",
-            **({"verbose": False} if IS_KERAS3 else {}))
-    names = list(dataset.class_names)
-    y = np.array([names.index(os.path.relpath(p, path).split(os.sep)[0]) for p in dataset.file_paths], "int64")
-    index = np.arange(len(y))
-    (train_index, _), (test_index, _) = _split_arrays(index, y)
-    fit_index, _, val_index, _ = _carve(train_index, y[train_index], validation_split, seed)
+    names = sorted(counts)
     data = Data(None, None, None, names, tuple(input_shape), 255.0, path, label_mode)
-    for attribute, chosen in (("train", fit_index), ("validation", val_index), ("test", test_index)):
-        chosen = np.sort(chosen)[:limit]
-        mask = tf.constant(np.isin(index, chosen))
-        subset = (dataset.enumerate().filter(lambda i, _item, mask=mask: tf.gather(mask, i))
-                  .map(lambda _i, item: item)
-                  # a filter hides the size: without it Keras warns "ran out of data", Keras 2 counts "Unknown" steps
-                  .apply(tf.data.experimental.assert_cardinality(len(chosen))))
-        setattr(data, attribute, Split(None, y[chosen], owner=data, dataset=subset))
+    if layout is None:
+        dataset, y = _read_folder(path, names, input_shape)
+        (train_index, _), (test_index, _) = _split_arrays(np.arange(len(y)), y)
+        fit_index, _, val_index, _ = _carve(train_index, y[train_index], validation_split, seed)
+        for attribute, chosen in (("train", fit_index), ("validation", val_index), ("test", test_index)):
+            setattr(data, attribute, _subset(dataset, y, chosen, data, limit))
+        return data
+    for split, folder in layout.items():
+        if split != "train" and sorted(_class_counts(folder)) != names:
+            raise ValueError(f"--data {path!r}: {os.path.basename(folder)}/ has the classes "
+                             f"{sorted(_class_counts(folder))} but train/ has {names}; give every split the same "
+                             "class sub-folders.")
+    dataset, y = _read_folder(layout["train"], names, input_shape)
+    fit_index = np.arange(len(y))
+    if "validation" not in layout:
+        fit_index, _, val_index, _ = _carve(fit_index, y, validation_split, seed)
+        data.validation = _subset(dataset, y, val_index, data, limit)
+    data.train = _subset(dataset, y, fit_index, data, limit)
+    for split in ("validation", "test") if "validation" in layout else ("test",):
+        dataset_of_split, y_of_split = _read_folder(layout[split], names, input_shape)
+        setattr(data, split, _subset(dataset_of_split, y_of_split, np.arange(len(y_of_split)), data, limit))
     return data

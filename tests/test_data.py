@@ -126,6 +126,44 @@ def test_image_folder_mixed_sizes_resized(tmp_path):
     np.testing.assert_allclose(images.mean(axis=(1, 2, 3)), np.where(labels == 0, 40, 200) / 255, atol=0.01)
 
 
+@pytest.mark.tensorflow_only
+def test_a_folder_already_split_keeps_its_splits(tmp_path):
+    """data/train/NORMAL, data/test/NORMAL, data/val/NORMAL (the layout of many published sets, chest
+    X-rays among them) was read as three classes named train, test and val."""
+    sizes = {"train": 6, "val": 2, "Test": 3}
+    for split, count in sizes.items():
+        for name, grey in (("NORMAL", 40), ("PNEUMONIA", 200)):
+            for index in range(count):
+                _write_png(tmp_path / split / name / f"{index}.png", (20, 20), grey + index)
+    data = load_data(str(tmp_path), (16, 16, 1), validation_split=0.2)
+    assert data.class_names == ["NORMAL", "PNEUMONIA"]
+    assert (data.train.count, data.validation.count, data.test.count) == (12, 4, 6)  # the folders' own splits
+    images, labels = next(iter(data.test.batches(6)))
+    assert sorted(np.asarray(labels).tolist()) == [0, 0, 0, 1, 1, 1]
+    # each test image is one of test/'s files: grey 40 + index (NORMAL) or 200 + index, index < 3
+    greys = np.round(np.asarray(images).mean(axis=(1, 2, 3)) * 255)
+    assert sorted(greys.tolist()) == [40, 41, 42, 200, 201, 202]
+    (tmp_path / "val").rename(tmp_path / "unused")  # no val/: validation carved from train/ by validation_split
+    data = load_data(str(tmp_path), (16, 16, 1), validation_split=0.25)
+    assert (data.train.count, data.validation.count, data.test.count) == (9, 3, 6)
+
+
+def test_split_folder_bad_input(tmp_path):
+    for name in ("cat", "dog"):
+        _write_png(tmp_path / "train" / name / "1.png", (8, 8), 0)
+    with pytest.raises(ValueError, match=r"split into train/ but has no test/ folder.*--data .*train\)"):
+        load_data(str(tmp_path))
+    for name in ("cat", "bird"):
+        _write_png(tmp_path / "test" / name / "1.png", (8, 8), 0)
+    with pytest.raises(ValueError, match=r"test/ has the classes \['bird', 'cat'\] but train/ has \['cat', 'dog'\]"):
+        load_data(str(tmp_path))
+    # a class that is called "train" (its images directly inside) stays a class
+    other = tmp_path / "vehicles"
+    for name in ("train", "bus"):
+        _write_png(other / name / "1.png", (8, 8), 0)
+    assert load_data(str(other), (8, 8, 1), validation_split=0.0).class_names == ["bus", "train"]
+
+
 def test_image_folder_bad_input(tmp_path):
     (tmp_path / "empty" / "a").mkdir(parents=True)
     with pytest.raises(ValueError, match="no images"):
