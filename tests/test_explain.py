@@ -57,6 +57,23 @@ def test_explain_with_a_layer_on_a_folder(run_and_images, capsys):
     assert sorted(os.listdir(out)) == ["digit0_features.png", "digit0_gradcam.png"]
 
 
+def test_an_empty_heatmap_is_said(run_and_images, capsys, monkeypatch):
+    """A model whose score only falls as its last maps grow: ReLU maps, then global pooling and a
+    dense layer of negative weights. Every Grad-CAM channel weight is negative, the map is 0."""
+    from kerascnn.commands import explain
+    from kerascnn.runtime import keras
+
+    run, images, folder = run_and_images
+    inputs = keras.Input((32, 32, 1))
+    maps = keras.layers.Conv2D(4, 3, activation="relu", name="maps", bias_initializer="ones")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(maps)
+    scores = keras.layers.Dense(10, activation="softmax", kernel_initializer=keras.initializers.Constant(-1.0))(pooled)
+    model = keras.Model(inputs, scores)
+    monkeypatch.setattr(explain, "load_model", lambda _run: model)
+    assert cli.main(["explain", run, images[0], "--out", str(folder / "empty")]) == 0
+    assert "the Grad-CAM map at maps is empty: no position there adds evidence" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["{missing_run}", "{image}"], "is not a kerascnn run directory"),
     (["{run}", "{missing_image}"], "does not exist"),

@@ -88,6 +88,9 @@ def _explain(args, config) -> int:
         features_path = os.path.join(args.out, f"{stem}_features.png")
         visualize.feature_maps(model, images[index], layers=[layer] if layer else None, path=features_path)
         print(f"  {gradcam_path}\n  {features_path}")
+        if not heatmaps[index].any():
+            print(f"  the Grad-CAM map at {layer_name} is empty: no position there adds evidence for the predicted "
+                  "class (every channel's weighted sum is negative); an earlier layer (--layer) may show more")
     return 0
 
 
