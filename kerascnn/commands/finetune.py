@@ -39,8 +39,9 @@ def register(subparsers) -> None:
                     "automatically). See docs/transfer.md.")
     parser.add_argument("backbone", help="backbone name, e.g. DaViT_T, ResNet50, kecam:EfficientNetV2B0 "
                                          "(see kerascnn.transfer.list_backbones)")
-    parser.add_argument("--data", required=True, help="a folder with one sub-folder per class (or any source of "
-                                                      "`kerascnn train`)")
+    parser.add_argument("--data", required=True, help="a folder with one sub-folder per class, or train/ and test/ "
+                                                      "folders of them (val/ optional), or any source of "
+                                                      "`kerascnn train`")
     parser.add_argument("--image-size", type=int, default=None, metavar="N",
                         help="resize images to N x N (default: the backbone's own, e.g. 224)")
     parser.add_argument("--weights", default=None, help="imagenet (default), none, or a local .h5 file")

@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     train.add_argument("model", nargs="?", default="lenet5", help="registered model name (default lenet5)")
     train.add_argument("--data", default="digits",
                        help="digits (default), mnist, fashion_mnist, cifar10, cifar100, a folder with one "
-                            "sub-folder per class, or an .npz file (x_train, y_train, x_test, y_test)")
+                            "sub-folder per class (or train/ and test/ folders of them, val/ optional), or an .npz "
+                            "file (x_train, y_train, x_test, y_test)")
     train.add_argument("--epochs", type=int, default=None, help="epochs (default 60)")
     train.add_argument("--batch-size", type=int, default=None, help="batch size (default 32)")
     train.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float, default=None,
