@@ -153,3 +153,35 @@ def test_missing_converter_names_the_extra(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("tf2onnx", "jax2onnx") else real(name, *a))
     with pytest.raises(MissingConverterError, match=r"jax2onnx" if ONNX_ON_JAX else r"kerascnn\[export\]"):
         require_converter("onnx")
+
+
+@pytest.mark.tensorflow_only  # tf2onnx's path (Keras 3 and Keras 2); the JAX backend converts with jax2onnx
+def test_onnx_export_of_the_exact_gelu(tmp_path):
+    """TensorFlow's exact GELU (DaViT's and ConvNeXt's MLPs) computes erfc, which tf2onnx 1.17 could not
+    convert: it wrote the node as is and onnxruntime refused the file ("No Op registered for Erfc")."""
+    inputs = keras.Input((6,))
+    outputs = keras.layers.Dense(4, activation="gelu", name="mlp")(inputs)
+    model = keras.Model(inputs, outputs)
+    x = np.linspace(-4, 4, 24, dtype="float32").reshape(4, 6)
+    path = export(model, tmp_path / "gelu.onnx", "onnx")
+    np.testing.assert_allclose(run_onnx(path, x), np.asarray(model(x)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.keras3_only
+@pytest.mark.tensorflow_only
+def test_an_onnx_file_onnx_rejects_is_not_written(tmp_path, monkeypatch):
+    import onnx
+    from onnx import TensorProto, helper
+
+    import kerascnn.deploy.exporter as module
+
+    def unknown_operator(model, target, format):
+        tensor = helper.make_tensor_value_info
+        node = helper.make_node("Erfc", ["x"], ["y"])
+        graph = helper.make_graph([node], "g", [tensor("x", TensorProto.FLOAT, [1])], [tensor("y", TensorProto.FLOAT, [1])])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), target)
+
+    monkeypatch.setattr(module, "_write", unknown_operator)
+    with pytest.raises(ValueError, match="ONNX rejects.*Erfc.*nothing was written"):
+        export(kerascnn.lenet5(), tmp_path / "lenet.onnx", "onnx")
+    assert os.listdir(tmp_path) == []

@@ -140,18 +140,63 @@ def _write(model, target: str, format: str) -> None:
         if not was_called(model):  # Keras' ONNX export refuses a model never called
             model([np.zeros((1, *tensor.shape[1:]), tensor.dtype) for tensor in model.inputs]
                   if len(model.inputs) > 1 else np.zeros((1, *model.inputs[0].shape[1:]), model.inputs[0].dtype))
+        if format == "onnx" and BACKEND == "tensorflow":
+            _teach_tf2onnx_erfc()
         with warnings.catch_warnings():
             # Keras' tf2onnx patch (keras/src/export/tf2onnx_lib.py, 3.x) tests hasattr(np, "object"),
             # which NumPy 2 answers with a FutureWarning on the first ONNX export of each process
             warnings.filterwarnings("ignore", message=r"In the future `np\.object`", category=FutureWarning)
             model.export(target, format=format, verbose=False)
     elif format == "onnx":
+        _teach_tf2onnx_erfc()
         _onnx_keras2(model, target)
     else:
         import tensorflow as tf  # noqa: PLC0415 - Keras 2 runs on TensorFlow
 
         with open(target, "wb") as handle:
             handle.write(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+
+
+def _teach_tf2onnx_erfc() -> None:
+    """Give tf2onnx a conversion for TensorFlow's ``Erfc``: ``1 - Erf``.
+
+    TensorFlow computes the exact GELU (``tf.nn.gelu(approximate=False)``, Keras' ``"gelu"``:
+    DaViT's and ConvNeXt's MLPs) as ``0.5 * x * erfc(-x / sqrt(2))``. tf2onnx 1.17 has no
+    handler for ``Erfc``: it writes the node into the ONNX graph anyway, and onnxruntime
+    refuses the file ("No Op registered for Erfc"). Registered once per process, and only
+    while tf2onnx has no handler of its own (a later version may add one).
+    """
+    import tf2onnx.tfonnx  # noqa: F401,PLC0415 - registers tf2onnx's own handlers first
+    from tf2onnx import utils  # noqa: PLC0415
+    from tf2onnx.handler import tf_op  # noqa: PLC0415
+
+    if any("Erfc" in handlers for opsets in tf_op.get_opsets().values() for handlers in opsets):
+        return
+
+    @tf_op("Erfc")
+    class Erfc:  # noqa: F841 - registered by the decorator
+        @classmethod
+        def version_9(cls, ctx, node, **kwargs):  # ONNX has Erf from opset 9
+            node.type = "Erf"
+            dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.output[0]))
+            one = ctx.make_const(utils.make_name(node.name + "_one"), np.array(1.0, dtype))
+            ctx.insert_new_node_on_output("Sub", node.output[0], name=utils.make_name(node.name + "_erfc"),
+                                          inputs=[one.output[0], node.output[0]])
+
+
+def _check_onnx(target: str) -> None:
+    """Refuse an ONNX file that ONNX's checker rejects (an operator tf2onnx could not convert
+    is written as is): the export fails, naming the operators, instead of leaving a file
+    that no runtime loads."""
+    import onnx  # noqa: PLC0415 - checked by require_converter
+
+    graph = onnx.load(target)
+    try:
+        onnx.checker.check_model(graph, full_check=True)
+    except onnx.checker.ValidationError as error:
+        reason = " ".join(str(error).split())[:300]
+        raise ValueError(f"the ONNX converter wrote a model that ONNX rejects ({reason}); nothing was written. "
+                         "Export as savedmodel or keras instead.") from None
 
 
 def _onnx_keras2(model, target: str) -> None:
@@ -200,6 +245,8 @@ def export(model, path, format: str = "keras") -> str:
     try:
         target = os.path.join(scratch, os.path.basename(path))
         _write(model, target, format)
+        if format == "onnx":
+            _check_onnx(target)
         if os.path.isdir(path) and not os.path.islink(path):
             os.replace(path, os.path.join(scratch, "previous"))  # a folder cannot be replaced by rename
         os.replace(target, path)
