@@ -185,3 +185,21 @@ def test_an_onnx_file_onnx_rejects_is_not_written(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="ONNX rejects.*Erfc.*nothing was written"):
         export(kerascnn.lenet5(), tmp_path / "lenet.onnx", "onnx")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.tensorflow_only  # tf2onnx's path (Keras 3 and Keras 2)
+def test_onnx_export_of_a_transfer_models_preprocessing(tmp_path):
+    """The per-channel ImageNet statistics inside a transfer model (DaViT's, DenseNet's) were a
+    Normalization layer, whose constants tf2onnx made two more inputs of the ONNX model."""
+    from kerascnn.transfer.preprocessing import preprocessing
+
+    inputs = keras.Input((8, 8, 3), name="image")
+    x = preprocessing("torch").apply(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="conv")(x))
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    path = export(model, tmp_path / "pre.onnx", "onnx")
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    assert [tensor.name for tensor in session.get_inputs()] == ["image"]
+    np.testing.assert_allclose(session.run(None, {"image": pixels})[0], np.asarray(model(pixels)), rtol=1e-5, atol=1e-5)

@@ -2,7 +2,7 @@
 
 ::
 
-    image (0-255 RGB) -> the backbone's own preprocessing (Rescaling / Normalization layers)
+    image (0-255 RGB) -> the backbone's own preprocessing (Rescaling layers)
       -> backbone(x, training=False)   # BatchNorm statistics stay fixed, even once unfrozen
       -> pooling -> [Dense(units, relu) -> dropout]* -> dropout -> Dense(num_classes)
 

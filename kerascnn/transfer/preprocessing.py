@@ -87,9 +87,11 @@ class Preprocessing:
     def layers(self, name: str = "preprocessing") -> list:
         """Fresh stock Keras layers doing this preprocessing (empty for ``"none"``).
 
-        Per-channel statistics become a ``Normalization`` layer with fixed mean and
-        variance, scalar ones a ``Rescaling`` layer; neither has weights, so parameter
-        counts are unchanged.
+        The arithmetic is one ``Rescaling`` layer, ``x * (1 / std) - mean / std``, per channel
+        (named ``..._normalize``) or scalar (``..._rescale``); it has no weights, so parameter
+        counts are unchanged. Not ``Normalization``: Keras 3 makes its fixed mean and variance
+        eager tensors at build time, which tf2onnx turned into two extra inputs of an exported
+        ONNX model; ``Rescaling`` casts its constants inside ``call``, where they stay constants.
         """
         if self.is_identity:
             return []
@@ -99,8 +101,8 @@ class Preprocessing:
         if isinstance(self.mean, tuple) or isinstance(self.std, tuple):
             mean = np.broadcast_to(np.asarray(self.mean, "float64"), (3,))
             std = np.broadcast_to(np.asarray(self.std, "float64"), (3,))
-            result.append(keras.layers.Normalization(
-                axis=-1, mean=mean.tolist(), variance=(std ** 2).tolist(), name=f"{name}_normalize"))
+            result.append(keras.layers.Rescaling(
+                (1.0 / std).tolist(), offset=(-mean / std).tolist(), name=f"{name}_normalize"))
         else:
             result.append(keras.layers.Rescaling(
                 1.0 / self.std, offset=-self.mean / self.std, name=f"{name}_rescale"))

@@ -39,7 +39,7 @@ def test_documents_figures(binary):
     base = transfer.get_backbone(binary)
     assert base.name == "davit_t" and base.output_shape == (None, 9, 9, 768)
     kinds = [type(layer).__name__ for layer in binary.layers]
-    assert kinds == ["InputLayer", "Normalization", "Functional", "GlobalAveragePooling2D", "Dropout", "Dense"]
+    assert kinds == ["InputLayer", "Rescaling", "Functional", "GlobalAveragePooling2D", "Dropout", "Dense"]
     assert binary.get_layer("predictions").activation.__name__ == "sigmoid"
     transfer.unfreeze(binary, all=True)
     assert len(binary.trainable_variables) == 212

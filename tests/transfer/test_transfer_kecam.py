@@ -46,7 +46,7 @@ def test_davit_t_280_binary_head_parameters(davit, davit_binary):
     assert davit_binary.count_params() == davit.count_params() + 768 + 1
     assert davit_binary.layers[-1].activation.__name__ == "sigmoid"
     kinds = [type(layer).__name__ for layer in davit_binary.layers]
-    assert kinds == ["InputLayer", "Normalization", "Functional", "GlobalAveragePooling2D", "Dropout", "Dense"]
+    assert kinds == ["InputLayer", "Rescaling", "Functional", "GlobalAveragePooling2D", "Dropout", "Dense"]
     assert "Lambda" not in kinds
     report = transfer.trainable_report(davit_binary)
     assert (report.trainable_variables, report.trainable_params) == (2, 769)
