@@ -525,17 +525,17 @@ def _folder(path, input_shape, validation_split, seed, limit, label_mode):
             setattr(data, attribute, _subset(dataset, y, chosen, data, limit))
         return data
     for split, folder in layout.items():
-        if split != "train" and sorted(_class_counts(folder)) != names:
-            raise ValueError(f"--data {path!r}: {os.path.basename(folder)}/ has the classes "
-                             f"{sorted(_class_counts(folder))} but train/ has {names}; give every split the same "
-                             "class sub-folders.")
+        classes = sorted(_class_counts(folder)) if split != "train" else names
+        if classes != names:
+            raise ValueError(f"--data {path!r}: {os.path.basename(folder)}/ has the classes {classes} but train/ "
+                             f"has {names}; give every split the same class sub-folders.")
     dataset, y = _read_folder(layout["train"], names, input_shape)
     fit_index = np.arange(len(y))
-    if "validation" not in layout:
+    if "validation" not in layout:  # carved from train/ by validation_split
         fit_index, _, val_index, _ = _carve(fit_index, y, validation_split, seed)
         data.validation = _subset(dataset, y, val_index, data, limit)
     data.train = _subset(dataset, y, fit_index, data, limit)
-    for split in ("validation", "test") if "validation" in layout else ("test",):
-        dataset_of_split, y_of_split = _read_folder(layout[split], names, input_shape)
-        setattr(data, split, _subset(dataset_of_split, y_of_split, np.arange(len(y_of_split)), data, limit))
+    for split in [split for split in ("validation", "test") if split in layout]:  # used whole
+        given, labels = _read_folder(layout[split], names, input_shape)
+        setattr(data, split, _subset(given, labels, np.arange(len(labels)), data, limit))
     return data

@@ -21,6 +21,7 @@ Examples:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -68,6 +69,7 @@ def load_model(path, *, compile: bool = True, safe_mode: bool = True):
         return model
 
 
+@functools.lru_cache(maxsize=1)
 def unstepped_optimizer_count() -> int:
     """How many variables an optimizer has before its first step (Keras 3: the step count and the
     learning rate; Keras 2: the step count), whatever its kind."""

@@ -692,14 +692,14 @@ def predict(run_path, images, *, top_k: int = 3, transform=None) -> list:
     run = runs.RunDirectory(run_path)
     config = run.config()
     names = config.get("class_names") or []
-    input_shape = tuple(config["recipe"]["input_shape"])
+    input_shape, scale = tuple(config["recipe"]["input_shape"]), image_scale(config["recipe"])
     paths = image_files(images)
     net = load_run_model(run)
     net = transform(net) if transform else net
     results = []
     for start in range(0, len(paths), PREDICT_CHUNK):
         chunk = paths[start:start + PREDICT_CHUNK]
-        batch = read_images(chunk, input_shape, image_scale(config["recipe"]))
+        batch = read_images(chunk, input_shape, scale)
         probabilities = np.asarray(net.predict(batch, verbose=0))
         results += [(path, top_classes(row, names, top_k)) for path, row in zip(chunk, probabilities)]
     return results

@@ -8,6 +8,7 @@ and written atomically.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 
@@ -162,13 +163,15 @@ def _place_names(axes, points) -> None:
 
     def bubble(p):
         x, y = axes.transData.transform((p["gmacs"], p["top1"]))
-        radius = (_bubble_area(p["params"]) / 3.14159) ** 0.5 * pixels_per_point
+        radius = math.sqrt(_bubble_area(p["params"]) / math.pi) * pixels_per_point
         return Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
 
+    bubbles = [bubble(p) for p in points]
     frame = axes.get_window_extent(renderer)
     placed = []
-    for p in sorted(points, key=lambda p: (-p["top1"], p["gmacs"])):
-        others = placed + [bubble(q) for q in points if q is not p]
+    for index in sorted(range(len(points)), key=lambda i: (-points[i]["top1"], points[i]["gmacs"])):
+        p = points[index]
+        others = placed + bubbles[:index] + bubbles[index + 1:]
         best = None
         for scale in (1.0, 1.8, 2.6):
             for dx, dy, align in _NAME_OFFSETS:
@@ -187,8 +190,7 @@ def _place_names(axes, points) -> None:
             if best[0] == 0:
                 break
         _, label, box, far = best
-        if far:
-            label.arrow_patch = None
+        if far:  # drawn again with a line to its bubble
             label.remove()
             label = axes.annotate(p["name"], (p["gmacs"], p["top1"]), xytext=label.xyann, textcoords="offset points",
                                   fontsize=8, ha=label.get_ha(),

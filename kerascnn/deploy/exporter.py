@@ -140,15 +140,12 @@ def _write(model, target: str, format: str) -> None:
         if not was_called(model):  # Keras' ONNX export refuses a model never called
             model([np.zeros((1, *tensor.shape[1:]), tensor.dtype) for tensor in model.inputs]
                   if len(model.inputs) > 1 else np.zeros((1, *model.inputs[0].shape[1:]), model.inputs[0].dtype))
-        if format == "onnx" and BACKEND == "tensorflow":
-            _teach_tf2onnx_erfc()
         with warnings.catch_warnings():
             # Keras' tf2onnx patch (keras/src/export/tf2onnx_lib.py, 3.x) tests hasattr(np, "object"),
             # which NumPy 2 answers with a FutureWarning on the first ONNX export of each process
             warnings.filterwarnings("ignore", message=r"In the future `np\.object`", category=FutureWarning)
             model.export(target, format=format, verbose=False)
     elif format == "onnx":
-        _teach_tf2onnx_erfc()
         _onnx_keras2(model, target)
     else:
         import tensorflow as tf  # noqa: PLC0415 - Keras 2 runs on TensorFlow
@@ -244,6 +241,8 @@ def export(model, path, format: str = "keras") -> str:
     scratch = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp", dir=parent)
     try:
         target = os.path.join(scratch, os.path.basename(path))
+        if format == "onnx" and BACKEND == "tensorflow":  # tf2onnx converts (Keras 3 and Keras 2)
+            _teach_tf2onnx_erfc()
         _write(model, target, format)
         if format == "onnx":
             _check_onnx(target)
